@@ -1,0 +1,246 @@
+"""Named probe datasets: validated, sampled once, and kept fixed across checkpoints.
+
+A dataset is given as ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` (the weight is ignored),
+where ``x`` is an array, a list/tuple of arrays or a dict of arrays (multi-input models), or as a
+``tf.data.Dataset`` yielding the same structures. Labels may be binary, integer classes, one-hot,
+continuous or absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from keras_inspect.errors import ConfigError
+
+__all__ = ["LabelKind", "Sample", "infer_label_kind", "prepare_datasets"]
+
+# How many rows of a tf.data.Dataset are read before sampling: bounds memory and time for
+# datasets that are huge or repeat forever.
+DATASET_READ_FACTOR = 8
+
+
+class LabelKind:
+    """The kinds of labels a dataset may carry (plain strings, compared by value)."""
+
+    NONE = "none"
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    CONTINUOUS = "continuous"
+
+
+@dataclass
+class Sample:
+    """The fixed rows of one dataset that every checkpoint runs through the model.
+
+    Attributes:
+        name: the user's name for the dataset (``train``, ``test1``, ...).
+        x: inputs for the rows, in the structure the user gave (array, list or dict of arrays).
+        y: labels for the rows as given (one-hot kept as is), or ``None``.
+        rows: indices of the chosen rows in the user's data (``None`` for a tf.data.Dataset).
+    """
+
+    name: str
+    x: Any
+    y: np.ndarray | None
+    rows: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(_leaves(self.x)[0])
+
+    @property
+    def label_kind(self) -> str:
+        """The kind of :attr:`y`, as :func:`infer_label_kind` sees it."""
+        return infer_label_kind(self.y)
+
+
+def prepare_datasets(datasets: Any, max_samples: int, seed: int) -> dict[str, Sample]:
+    """Validate the ``datasets`` argument and draw each dataset's fixed sample.
+
+    Args:
+        datasets: mapping of name -> data (see the module docstring).
+        max_samples: rows kept per dataset; larger datasets are sub-sampled without replacement.
+        seed: seeds the sub-sampling, so the same rows are chosen on every run.
+
+    Returns:
+        name -> :class:`Sample`, in the user's order.
+
+    Raises:
+        ConfigError: the mapping is empty, a name is not a plain string, a dataset is empty,
+            its arrays have different lengths, or its labels contain NaN.
+    """
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise ConfigError(
+            f"datasets must be a non-empty dict of name -> (x, y), got {_describe(datasets)}. "
+            'Pass e.g. datasets={"train": (x_train, y_train), "test1": (x_test, y_test)}.'
+        )
+    samples = {}
+    for name, data in datasets.items():
+        if not isinstance(name, str) or not name or "/" in name or name != name.strip():
+            raise ConfigError(
+                f"datasets keys must be non-empty names without '/' or surrounding spaces, "
+                f"got {name!r}. Rename the dataset, e.g. 'test1'."
+            )
+        label = f"datasets[{name!r}]"
+        x, y = _split(data, label, max_samples, seed)
+        samples[name] = _sample(name, x, y, label, max_samples, seed)
+    return samples
+
+
+def infer_label_kind(y: np.ndarray | None) -> str:
+    """Classify labels: none, binary (0/1), multiclass (integers or one-hot), or continuous.
+
+    A 2-D array whose rows are one-hot is multiclass; any other 2-D float array is continuous
+    (multi-target regression). Integer-valued labels with more than two values are classes.
+    """
+    if y is None:
+        return LabelKind.NONE
+    if y.ndim == 2 and y.shape[1] > 1:
+        is_one_hot = np.isin(y, (0, 1)).all() and np.all(y.sum(axis=1) == 1)
+        return LabelKind.MULTICLASS if is_one_hot else LabelKind.CONTINUOUS
+    flat = y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y
+    if flat.dtype == bool or np.isin(flat, (0, 1)).all():
+        return LabelKind.BINARY
+    if np.issubdtype(flat.dtype, np.integer) or np.all(np.mod(flat, 1) == 0):
+        return LabelKind.MULTICLASS if flat.min() >= 0 else LabelKind.CONTINUOUS
+    return LabelKind.CONTINUOUS
+
+
+def class_indices(y: np.ndarray) -> np.ndarray:
+    """Integer class per row from binary, integer or one-hot labels."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1)
+    return y.reshape(len(y)).astype(np.int64)
+
+
+def _split(data: Any, label: str, max_samples: int, seed: int) -> tuple[Any, Any]:
+    if _is_tf_dataset(data):
+        return _read_tf_dataset(data, label, max_samples * DATASET_READ_FACTOR)
+    if isinstance(data, tuple) and len(data) in (2, 3):
+        return data[0], data[1]
+    if isinstance(data, tuple):
+        raise ConfigError(
+            f"{label} is a tuple of {len(data)} items; expected x, (x, y) or (x, y, sample_weight)."
+        )
+    return data, None
+
+
+def _sample(name: str, x: Any, y: Any, label: str, max_samples: int, seed: int) -> Sample:
+    x = _as_arrays(x, f"{label} x")
+    lengths = {len(a) for a in _leaves(x)}
+    if len(lengths) > 1:
+        raise ConfigError(
+            f"{label} x holds arrays of different lengths {sorted(lengths)}; every input needs "
+            "one row per sample."
+        )
+    n = lengths.pop()
+    if n == 0:
+        raise ConfigError(f"{label} is empty (0 rows); pass at least one row or drop the dataset.")
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != n:
+            raise ConfigError(
+                f"{label} has {n} rows in x but y has shape {y.shape}; x and y need the same "
+                "number of rows."
+            )
+        if y.dtype.kind not in "biuf":
+            raise ConfigError(
+                f"{label} y has dtype {y.dtype}; expected numeric labels (binary, integer "
+                "classes, one-hot or continuous). Encode string classes as integers first."
+            )
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            bad = int((~np.isfinite(y)).reshape(n, -1).any(axis=1).sum())
+            raise ConfigError(
+                f"{label} y has {bad} rows with NaN or infinite labels; drop those rows or pass "
+                "x alone for a label-free dataset."
+            )
+    rows = None
+    if n > max_samples:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
+        x = _take(x, rows)
+        y = None if y is None else y[rows]
+    return Sample(name, x, y, rows)
+
+
+def _as_arrays(x: Any, label: str) -> Any:
+    if isinstance(x, Mapping):
+        if not x:
+            raise ConfigError(f"{label} is an empty dict; expected one array per model input.")
+        return {str(k): _as_array(v, f"{label}[{k!r}]") for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        if not x:
+            raise ConfigError(f"{label} is an empty list; expected one array per model input.")
+        return [_as_array(v, f"{label}[{i}]") for i, v in enumerate(x)]
+    return _as_array(x, label)
+
+
+def _as_array(a: Any, label: str) -> np.ndarray:
+    if a is None:
+        raise ConfigError(f"{label} is None; expected an array of inputs.")
+    array = np.asarray(a)
+    if array.ndim == 0 or array.dtype.kind not in "biuf":
+        raise ConfigError(
+            f"{label} must be a numeric array with one row per sample, got "
+            f"{_describe(a)} (dtype {array.dtype}, shape {array.shape})."
+        )
+    return array
+
+
+def _take(x: Any, rows: np.ndarray) -> Any:
+    if isinstance(x, dict):
+        return {k: v[rows] for k, v in x.items()}
+    if isinstance(x, list):
+        return [v[rows] for v in x]
+    return x[rows]
+
+
+def _leaves(x: Any) -> list[np.ndarray]:
+    if isinstance(x, dict):
+        return list(x.values())
+    if isinstance(x, list):
+        return x
+    return [x]
+
+
+def _is_tf_dataset(data: Any) -> bool:
+    return type(data).__module__.startswith("tensorflow") and hasattr(data, "element_spec")
+
+
+def _read_tf_dataset(dataset: Any, label: str, limit: int) -> tuple[Any, Any]:
+    """Read up to ``limit`` rows of a batched or unbatched dataset into NumPy arrays."""
+    import tensorflow as tf
+
+    spec = dataset.element_spec
+    parts = spec if isinstance(spec, tuple) else (spec,)
+    first = tf.nest.flatten(parts[0])[0]
+    # A batched dataset has a free leading dimension, unless batched with drop_remainder=True,
+    # which tf.data records only in the dataset's class name.
+    batched = first.shape.rank > 0 and (
+        first.shape[0] is None or "Batch" in type(dataset).__name__
+    )
+    if not batched:
+        dataset = dataset.batch(256)
+    xs, ys, count = [], [], 0
+    for element in dataset:
+        element = element if isinstance(element, tuple) else (element,)
+        xs.append(tf.nest.map_structure(lambda t: t.numpy(), element[0]))
+        if len(element) > 1:
+            ys.append(element[1].numpy())
+        count += len(tf.nest.flatten(element[0])[0])
+        if count >= limit:
+            break
+    if not xs:
+        raise ConfigError(f"{label} is a tf.data.Dataset that yields no elements.")
+    x = tf.nest.map_structure(lambda *a: np.concatenate(a), *xs)
+    if isinstance(x, tuple):
+        x = list(x)
+    y = np.concatenate(ys) if ys else None
+    return x, y
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
