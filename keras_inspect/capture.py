@@ -150,9 +150,13 @@ class Capture:
         ]
         output = np.concatenate([p[0] for p in parts])
         activations, pre_activations = {}, {}
-        fused_layers = [layer for layer, fused in zip(self.layers, self.fused, strict=True) if fused]
+        fused_layers = [
+            layer for layer, fused in zip(self.layers, self.fused, strict=True) if fused
+        ]
         for i, layer in enumerate(self.layers):
-            activations[layer.name] = _channels_last(layer, np.concatenate([p[1][i] for p in parts]))
+            activations[layer.name] = _channels_last(
+                layer, np.concatenate([p[1][i] for p in parts])
+            )
         for i, layer in enumerate(fused_layers):
             pre = np.concatenate([p[2][i] for p in parts])
             pre_activations[layer.name] = _channels_last(layer, pre)

@@ -218,9 +218,7 @@ def _read_tf_dataset(dataset: Any, label: str, limit: int) -> tuple[Any, Any]:
     first = tf.nest.flatten(parts[0])[0]
     # A batched dataset has a free leading dimension, unless batched with drop_remainder=True,
     # which tf.data records only in the dataset's class name.
-    batched = first.shape.rank > 0 and (
-        first.shape[0] is None or "Batch" in type(dataset).__name__
-    )
+    batched = first.shape.rank > 0 and (first.shape[0] is None or "Batch" in type(dataset).__name__)
     if not batched:
         dataset = dataset.batch(256)
     xs, ys, count = [], [], 0

@@ -48,7 +48,9 @@ def sequential_conv2d():
             keras.layers.Dense(3, activation="softmax", name="out"),
         ]
     )
-    y = (x[:, :4, :, 0].mean(axis=(1, 2)) > 0).astype("int32") + (x[:, 4:, :, 1].mean(axis=(1, 2)) > 0)
+    y = (x[:, :4, :, 0].mean(axis=(1, 2)) > 0).astype("int32") + (
+        x[:, 4:, :, 1].mean(axis=(1, 2)) > 0
+    )
     return model, x, y.astype("int32")
 
 
@@ -81,8 +83,9 @@ class TwoTower(keras.Model):
     def __init__(self):
         super().__init__(name="two_tower")
         self.hidden = keras.layers.Dense(7, activation="relu", name="sub_hidden")
-        self.block = keras.Sequential([keras.layers.Dense(5, activation="elu", name="sub_inner")],
-                                      name="block")
+        self.block = keras.Sequential(
+            [keras.layers.Dense(5, activation="elu", name="sub_inner")], name="block"
+        )
         self.head = keras.layers.Dense(1, name="sub_head")
 
     def call(self, x, training=False):

@@ -12,9 +12,11 @@ from tests import models
 
 def feature_model_outputs(model, layers, x):
     """Outputs and inputs of ``layers`` from a separately built functional feature model."""
-    probe = keras.Model(model.inputs, [layer.output for layer in layers] + [layer.input for layer in layers])
+    probe = keras.Model(
+        model.inputs, [layer.output for layer in layers] + [layer.input for layer in layers]
+    )
     values = probe.predict(x, verbose=0, batch_size=len(keras.tree.flatten(x)[0]))
-    return values[: len(layers)], values[len(layers):]
+    return values[: len(layers)], values[len(layers) :]
 
 
 def linear_twin(layer, inputs):
@@ -25,19 +27,26 @@ def linear_twin(layer, inputs):
     return keras.ops.convert_to_numpy(twin(inputs))
 
 
-@pytest.mark.parametrize("family", ["sequential_no_input", "sequential_conv2d", "functional_multi_io"])
+@pytest.mark.parametrize(
+    "family", ["sequential_no_input", "sequential_conv2d", "functional_multi_io"]
+)
 def test_every_layer_matches_a_feature_model(family):
     model, x, _ = models.FAMILIES[family]()
     layers = [layer for layer in model_layers(model) if not isinstance(layer, keras.Model)]
     result = Capture(model, layers, batch_size=40).run(x)
     outputs, inputs = feature_model_outputs(model, layers, x)
     for layer, expected, layer_input in zip(layers, outputs, inputs, strict=True):
-        np.testing.assert_allclose(result.activations[layer.name], expected, rtol=1e-5, atol=1e-5,
-                                   err_msg=layer.name)
+        np.testing.assert_allclose(
+            result.activations[layer.name], expected, rtol=1e-5, atol=1e-5, err_msg=layer.name
+        )
         if has_fused_activation(layer):
-            np.testing.assert_allclose(result.pre_activations[layer.name],
-                                       linear_twin(layer, layer_input), rtol=1e-5, atol=1e-5,
-                                       err_msg=layer.name)
+            np.testing.assert_allclose(
+                result.pre_activations[layer.name],
+                linear_twin(layer, layer_input),
+                rtol=1e-5,
+                atol=1e-5,
+                err_msg=layer.name,
+            )
         else:
             assert layer.name not in result.pre_activations
 
@@ -45,9 +54,12 @@ def test_every_layer_matches_a_feature_model(family):
 def test_scored_output_is_the_first_output_and_matches_predict():
     model, x, _ = models.functional_multi_io()
     predicted = model.predict(x, verbose=0)
-    np.testing.assert_allclose(Capture(model, []).run(x).output, predicted["click"][:, 0], atol=1e-6)
-    np.testing.assert_allclose(Capture(model, [], output="aux").run(x).output, predicted["aux"],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        Capture(model, []).run(x).output, predicted["click"][:, 0], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        Capture(model, [], output="aux").run(x).output, predicted["aux"], atol=1e-6
+    )
 
 
 def test_subclassed_model_matches_numpy():
@@ -83,7 +95,12 @@ def test_model_is_unchanged_afterwards_and_traces_once():
 def test_default_layers_skip_embeddings_pooling_and_normalisation():
     model, _, _ = models.functional_multi_io()
     assert sorted(layer.name for layer in default_layers(model)) == [
-        "aux", "click", "conv1d", "dense", "gru", "lstm",
+        "aux",
+        "click",
+        "conv1d",
+        "dense",
+        "gru",
+        "lstm",
     ]
 
 

@@ -1,0 +1,23 @@
+"""keras_inspect: look inside a Keras 3 network while it trains.
+
+Add :class:`InspectCallback` to ``model.fit``; read what it recorded with :func:`load` or in
+TensorBoard's Inspect tab.
+"""
+
+from keras_inspect.callback import InspectCallback
+from keras_inspect.checkpoint import InspectWarning
+from keras_inspect.errors import ConfigError, InspectError, QuantityError
+from keras_inspect.presets import PRESETS, QUANTITIES
+from keras_inspect.reader import load
+
+__all__ = [
+    "ConfigError",
+    "InspectCallback",
+    "InspectError",
+    "InspectWarning",
+    "PRESETS",
+    "QUANTITIES",
+    "QuantityError",
+    "load",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,406 @@
+"""InspectCallback: the one orchestrator (schedule -> capture -> quantities -> write)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_inspect.capture import Capture, default_layers, model_layers
+from keras_inspect.checkpoint import CheckpointComputer, Guard, Record, Task
+from keras_inspect.datasets import LabelKind, Sample, class_indices, prepare_datasets
+from keras_inspect.errors import ConfigError
+from keras_inspect.presets import (
+    HEADLINE,
+    NEEDS_CLASSES,
+    NEEDS_CONTINUOUS,
+    NEEDS_LABELS,
+    NEEDS_TRAIN,
+    resolve_quantities,
+)
+from keras_inspect.schedule import Schedule
+from keras_inspect.writer import InspectWriter
+from tb_plugin import metadata
+
+__all__ = ["InspectCallback"]
+
+logger = logging.getLogger("keras_inspect")
+
+
+class InspectCallback(keras.callbacks.Callback):
+    """Record per-layer statistics of fixed dataset samples at checkpoints during ``fit``.
+
+    At each checkpoint every dataset's fixed sample goes through the model once, in inference
+    mode, and the chosen quantities are written as TensorBoard event files under
+    ``<log_dir>/inspect``; headline values and Keras' ``logs`` are also written as native
+    scalars, so they show in TensorBoard's Time Series tab.
+
+    Args:
+        log_dir: the run directory (the callback writes ``<log_dir>/inspect``).
+        datasets: ``{"train": (x, y), "test1": (x, y), ...}``; ``x`` an array, a list or dict of
+            arrays (multi-input models) or a ``tf.data.Dataset``; ``y`` binary, integer classes,
+            one-hot, continuous, or absent (pass ``x`` alone: label-free quantities only).
+            Probes are fitted on the dataset named ``train``.
+        layers: ``None`` for every Dense, convolutional and recurrent layer; or a layer name, a
+            regular expression (full match), or a list of them.
+        quantities: a preset (``"light"``, ``"standard"``, ``"full"``) or a list of quantity
+            names. A preset leaves out what does not apply (``probe_r2`` for a classifier);
+            a listed quantity that cannot apply is an error.
+        every_n_epochs: record after every N-th epoch (the default, N = 1, when no other
+            schedule is given); ``step`` is then the 0-based epoch index.
+        every_n_steps: record after every N-th training batch; ``step`` is then the global
+            batch count. Turns off Keras' asynchronous batch dispatch, as any per-batch hook does.
+        at: record after exactly these 0-based epochs.
+        max_samples: rows per dataset, drawn once with ``seed`` and reused at every checkpoint.
+        feature_groups: saliency groups (reserved for the saliency quantities).
+        seed: seeds sampling, row sub-sampling and probes.
+        output: which model output is scored for a multi-output model (index or name; the
+            first by default); labels refer to that output.
+        strict: re-raise a failing quantity instead of warning once and skipping it.
+
+    Raises:
+        ConfigError: any argument is invalid (checked here), or a model-dependent fact is
+            (checked when training starts, before the first epoch).
+
+    Example:
+        >>> inspector = InspectCallback("logs/run1", {"train": (x, y), "test1": (xt, yt)})
+        >>> model.fit(x, y, epochs=10, callbacks=[inspector])
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike,
+        datasets: dict[str, Any],
+        layers: str | Sequence[str] | None = None,
+        quantities: str | Sequence[str] = "standard",
+        every_n_epochs: int | None = None,
+        every_n_steps: int | None = None,
+        at: Sequence[int] | None = None,
+        max_samples: int = 2048,
+        feature_groups: dict[str, Any] | None = None,
+        seed: int = 0,
+        output: int | str | None = None,
+        strict: bool = False,
+    ) -> None:
+        super().__init__()
+        self.log_dir = _check_log_dir(log_dir)
+        self.schedule = Schedule.from_args(every_n_epochs, every_n_steps, at)
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+            raise ConfigError(
+                f"max_samples must be a positive integer, got {max_samples!r}; e.g. "
+                "max_samples=2048 rows per dataset."
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(f"seed must be an integer, got {seed!r}.")
+        if feature_groups is not None and not isinstance(feature_groups, dict):
+            raise ConfigError(
+                f"feature_groups must be None or a dict of group name -> columns, got "
+                f"{type(feature_groups).__name__}."
+            )
+        self.quantities, self._explicit = resolve_quantities(quantities)
+        self.layer_spec = _check_layer_spec(layers)
+        self.samples: dict[str, Sample] = prepare_datasets(datasets, max_samples, seed)
+        _check_labels(self.samples, self.quantities, self._explicit)
+        self.max_samples = max_samples
+        self.feature_groups = feature_groups
+        self.seed = seed
+        self.output = output
+        self.guard = Guard(strict=strict)
+        self.checkpoint_seconds: list[float] = []
+        self._bound_model: keras.Model | None = None
+        self._capture: Capture | None = None
+        self._computer: CheckpointComputer | None = None
+        self._writer: InspectWriter | None = None
+        self._last_step: int | None = None
+        self._batches_seen = 0
+        if not self.schedule.per_batch:
+            # Overriding on_train_batch_end turns off Keras' asynchronous batch dispatch, so the
+            # hook only exists on the instance when a step schedule asks for it.
+            self.on_train_batch_end = super().on_train_batch_end
+
+    # Keras hooks ---------------------------------------------------------------------------
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Bind to the model: resolve layers, compile the capture pass, check the datasets."""
+        self._bind(self.model)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Record a checkpoint when the epoch schedule says so."""
+        if self.schedule.due_after_epoch(epoch):
+            self.record(epoch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Count training batches and record when the step schedule says so."""
+        self._batches_seen += 1
+        if self.schedule.due_after_step(self._batches_seen):
+            self.record(self._batches_seen, logs)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Flush and close the event file."""
+        self.close()
+
+    # Public ----------------------------------------------------------------------------------
+
+    def record(self, step: int, logs: dict | None = None) -> None:
+        """Record one checkpoint now, e.g. from a custom training loop.
+
+        Call ``set_model(model)`` once first when not using ``fit``.
+
+        Args:
+            step: the checkpoint's step; must grow from one call to the next.
+            logs: optional metrics to record beside it (``{"loss": 0.3}``).
+        """
+        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
+            raise ConfigError(f"step must be a non-negative integer, got {step!r}.")
+        if self._bound_model is None or self._bound_model is not self.model:
+            if getattr(self, "_model", None) is None:
+                raise ConfigError(
+                    "record() was called before the callback knew the model; call "
+                    "inspector.set_model(model) first (fit does this for you)."
+                )
+            self._bind(self.model)
+        if self._last_step is not None and step <= self._last_step:
+            self.guard.warn_once(
+                ("step", "", ""),
+                f"keras_inspect: checkpoint step {step} is not after the last recorded step "
+                f"{self._last_step}, so it is skipped (TensorBoard needs increasing steps). "
+                "When calling fit again, pass initial_epoch to continue the count.",
+            )
+            return
+        started = time.perf_counter()
+        records = self._compute()
+        writer = self._open_writer()
+        for rec in records:
+            self._write(writer, int(step), rec)
+        for name, value in (logs or {}).items():
+            if np.ndim(value) == 0 and np.isfinite(value):
+                writer.write_scalar(int(step), metadata.keras_log_tag(name), float(value))
+        elapsed = time.perf_counter() - started
+        writer.write_scalar(int(step), "keras_inspect/checkpoint_seconds", elapsed)
+        writer.flush()
+        self.checkpoint_seconds.append(elapsed)
+        self._last_step = int(step)
+
+    def close(self) -> None:
+        """Flush and close the event file (a later checkpoint opens a new one)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # Internals -------------------------------------------------------------------------------
+
+    def _bind(self, model: keras.Model) -> None:
+        if model is None:
+            raise ConfigError("the callback has no model; call set_model(model) first.")
+        if not model.built:
+            raise ConfigError(
+                f"model {model.name!r} is not built yet; call it on a batch or fit it first."
+            )
+        layers = _select_layers(model, self.layer_spec)
+        capture = Capture(model, layers, output=self.output, batch_size=self.max_samples)
+        widths = {_probe_forward(capture, sample) for sample in self.samples.values()}
+        task = _task_for(self.samples, self.quantities, self._explicit, widths.pop())
+        self._capture = capture
+        self._computer = CheckpointComputer(task, self.guard, seed=self.seed)
+        self._bound_model = model
+
+    def _compute(self) -> list[Record]:
+        records: list[Record] = []
+        features: dict[str, dict] = {}
+        for name, sample in self.samples.items():
+            captured = self._capture.run(sample.x)
+            found, features[name] = self._computer.dataset_records(sample, captured)
+            records.extend(found)
+        records.extend(self._computer.probe_records(features))
+        return records
+
+    def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:
+        with self.guard.running(f"write {rec.quantity}", rec.dataset, rec.layer):
+            writer.write(
+                step, rec.quantity, rec.value, dataset=rec.dataset, layer=rec.layer, **rec.extra
+            )
+            if rec.quantity in HEADLINE:
+                tag = metadata.scalar_tag(rec.quantity, rec.dataset, rec.layer, **rec.extra)
+                writer.write_scalar(step, tag, float(rec.value))
+
+    def _open_writer(self) -> InspectWriter:
+        if self._writer is None:
+            self._writer = InspectWriter(self.log_dir)
+        return self._writer
+
+
+def _check_log_dir(log_dir: Any) -> str:
+    if not isinstance(log_dir, str | os.PathLike) or not os.fspath(log_dir):
+        raise ConfigError(
+            f"log_dir must be a directory path, got {log_dir!r}; e.g. log_dir='logs/run1'."
+        )
+    path = os.fspath(log_dir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(
+            f"log_dir={path!r} is a file; expected a directory (it is created if missing). "
+            "Choose another path, e.g. os.path.join('logs', 'run1')."
+        )
+    inspect_dir = os.path.join(path, metadata.RUN_SUBDIR)
+    if os.path.exists(inspect_dir) and not os.path.isdir(inspect_dir):
+        raise ConfigError(
+            f"{inspect_dir!r} is a file, but the callback writes its event files there; "
+            "remove it or choose another log_dir."
+        )
+    return path
+
+
+def _check_layer_spec(layers: Any) -> tuple[str, ...] | None:
+    if layers is None:
+        return None
+    items = [layers] if isinstance(layers, str) else layers
+    if not isinstance(items, Sequence) or not items or not all(isinstance(i, str) for i in items):
+        raise ConfigError(
+            f"layers must be None, a layer name or regex, or a non-empty list of them, got "
+            f"{layers!r}; e.g. layers=['dense_1', r'conv\\d+']."
+        )
+    for item in items:
+        try:
+            re.compile(item)
+        except re.error as error:
+            raise ConfigError(
+                f"layers entry {item!r} is neither a layer name nor a valid regular expression "
+                f"({error})."
+            ) from None
+    return tuple(items)
+
+
+def _select_layers(model: keras.Model, spec: tuple[str, ...] | None) -> list:
+    candidates = model_layers(model)
+    if spec is None:
+        chosen = default_layers(model)
+        if not chosen:
+            raise ConfigError(
+                f"model {model.name!r} has no Dense, convolutional or recurrent layer to inspect "
+                f"by default; name layers explicitly, e.g. "
+                f"layers={[c.name for c in candidates][:3]}."
+            )
+        return chosen
+    names = [layer.name for layer in candidates]
+    selected: set[str] = set()
+    for item in spec:
+        matches = [n for n in names if n == item or re.fullmatch(item, n)]
+        if not matches:
+            raise ConfigError(
+                f"layers entry {item!r} matches no layer of model {model.name!r}; its layers "
+                f"are {names}."
+            )
+        selected.update(matches)
+    return [layer for layer in candidates if layer.name in selected]
+
+
+def _probe_forward(capture: Capture, sample: Sample) -> int:
+    """Run two rows of ``sample`` through the capture pass; return the scored output width."""
+    shapes = keras.tree.map_structure(lambda a: tuple(a.shape), sample.x)
+    expected = _input_names(capture.model)
+    if isinstance(sample.x, dict) and expected and set(sample.x) != set(expected):
+        raise ConfigError(
+            f"datasets[{sample.name!r}] x has input names {sorted(sample.x)}, but model "
+            f"{capture.model.name!r} expects {sorted(expected)}. Key the dict by the names of "
+            "the model's keras.Input layers."
+        )
+    head = keras.tree.map_structure(lambda a: a[:2], sample.x)
+    try:
+        result = capture.run(head)
+    except Exception as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = lines[-1][:300] if lines else ""
+        raise ConfigError(
+            f"datasets[{sample.name!r}] does not fit model {capture.model.name!r}: running "
+            f"its x (shapes {shapes}) through the model failed with {type(error).__name__}: "
+            f"{reason}. Pass x in the structure and shapes used for model.fit."
+        ) from error
+    return 1 if result.output.ndim == 1 else int(np.prod(result.output.shape[1:]))
+
+
+def _input_names(model: keras.Model) -> list[str]:
+    try:
+        return [tensor.name for tensor in model.inputs]
+    except (AttributeError, TypeError, ValueError):
+        return []  # subclassed models have no symbolic inputs
+
+
+def _check_labels(samples: dict[str, Sample], quantities: Sequence[str], explicit: bool) -> None:
+    """Model-independent label checks: NaN is caught earlier; here train and class counts."""
+    wanted = set(quantities)
+    labelled = {n: s for n, s in samples.items() if s.y is not None}
+    if explicit and wanted & NEEDS_TRAIN:
+        train = samples.get("train")
+        if train is None or train.y is None:
+            names = sorted(wanted & NEEDS_TRAIN)
+            state = "missing" if train is None else "unlabelled"
+            raise ConfigError(
+                f"{names} fit their probes on a labelled dataset named 'train', but datasets "
+                f"has {sorted(samples)} and 'train' is {state}. "
+                "Add datasets['train'] = (x_train, y_train) or drop the probe quantities."
+            )
+    if explicit and wanted & NEEDS_LABELS and not labelled:
+        raise ConfigError(
+            f"{sorted(wanted & NEEDS_LABELS)} need labels, but no dataset has y. Pass (x, y) "
+            "pairs or choose label-free quantities (e.g. quantities='light')."
+        )
+
+
+def _task_for(
+    samples: dict[str, Sample], quantities: Sequence[str], explicit: bool, width: int
+) -> Task:
+    kinds = {s.label_kind for s in samples.values() if s.y is not None}
+    if not kinds:
+        kind = LabelKind.NONE
+    elif LabelKind.CONTINUOUS in kinds or (width == 1 and kinds != {LabelKind.BINARY}):
+        kind = LabelKind.CONTINUOUS
+    else:
+        kind = LabelKind.BINARY if width == 1 else LabelKind.MULTICLASS
+    wanted = list(quantities)
+    if kind != LabelKind.CONTINUOUS:
+        wanted = _drop(wanted, NEEDS_CONTINUOUS, explicit, f"labels are {kind}, not continuous")
+    if kind not in (LabelKind.BINARY, LabelKind.MULTICLASS):
+        wanted = _drop(wanted, NEEDS_CLASSES, explicit, f"labels are {kind}, not classes")
+    if "train" not in samples or samples["train"].y is None:
+        wanted = _drop(wanted, NEEDS_TRAIN, explicit, "there is no labelled 'train' dataset")
+    if kind in (LabelKind.BINARY, LabelKind.MULTICLASS):
+        _check_classes(samples, set(wanted) & NEEDS_CLASSES, width)
+    return Task(kind, tuple(wanted))
+
+
+def _drop(wanted: list[str], names: frozenset, explicit: bool, reason: str) -> list[str]:
+    dropped = [q for q in wanted if q in names]
+    if dropped and explicit:
+        raise ConfigError(
+            f"quantities {dropped} cannot be computed because {reason}. Drop them from "
+            "quantities, or use a preset, which leaves out what does not apply."
+        )
+    if dropped:
+        logger.info("keras_inspect: leaving out %s because %s.", dropped, reason)
+    return [q for q in wanted if q not in names]
+
+
+def _check_classes(samples: dict[str, Sample], needing: set[str], width: int) -> None:
+    if not needing:
+        return
+    for name, sample in samples.items():
+        if sample.y is None:
+            continue
+        classes = np.unique(class_indices(sample.y))
+        if len(classes) < 2:
+            raise ConfigError(
+                f"datasets[{name!r}] has 1 class in y ({classes.tolist()}, shape "
+                f"{sample.y.shape}); {sorted(needing)} need at least 2. Pass a sample with both "
+                "classes, pass x alone for a label-free dataset, or drop those quantities."
+            )
+        if width > 1 and classes.max() >= width:
+            raise ConfigError(
+                f"datasets[{name!r}] has class {int(classes.max())} in y, but the scored model "
+                f"output has {width} units; labels must be class indices below {width} or "
+                "one-hot rows of that width."
+            )

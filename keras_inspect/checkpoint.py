@@ -1,0 +1,233 @@
+"""From captured activations to records: which quantity is computed on what, in what order.
+
+Framework-free: this module sees NumPy arrays from :mod:`keras_inspect.capture` and returns
+:class:`Record` objects for :mod:`keras_inspect.writer`. Each quantity runs under a
+:class:`Guard`, so one that raises is reported once and skipped while the others go on.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from keras_inspect.datasets import LabelKind, Sample, class_indices
+from keras_inspect.errors import QuantityError
+from keras_inspect.quantities import correlation, neurons, probes, scores
+
+__all__ = ["CheckpointComputer", "Guard", "InspectWarning", "Record", "Task"]
+
+# Rows of a conv/recurrent output (samples x positions) above which statistics use a fixed
+# random subset: keeps the cost of a checkpoint bounded by layer width, not image size.
+MAX_STAT_ROWS = 65_536
+
+
+class InspectWarning(UserWarning):
+    """A quantity failed or found something worth telling (non-finite activations)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One value to write: a cell (or slice) of the run x step x dataset x layer cube."""
+
+    quantity: str
+    value: Any
+    dataset: str = ""
+    layer: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the labels mean for the scored output.
+
+    Attributes:
+        kind: a :class:`~keras_inspect.datasets.LabelKind` value for the model as a whole.
+        quantities: the quantity names that apply, in cost order.
+    """
+
+    kind: str
+    quantities: tuple[str, ...]
+
+
+class Guard:
+    """Runs quantities so that a failure is reported once and never stops training.
+
+    Args:
+        strict: re-raise failures (for tests) instead of warning and skipping.
+    """
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.reported: set[tuple[str, str, str]] = set()
+
+    @contextmanager
+    def running(self, quantity: str, dataset: str = "", layer: str = "") -> Iterator[None]:
+        """Context in which ``quantity`` for (dataset, layer) is computed."""
+        try:
+            yield
+        except Exception as error:
+            if self.strict:
+                raise QuantityError(
+                    f"{quantity} failed for dataset {dataset!r}, layer {layer!r}: {error}"
+                ) from error
+            self.warn_once(
+                (quantity, dataset, layer),
+                f"keras_inspect: {quantity} failed for dataset {dataset!r}, layer {layer!r} "
+                f"and is skipped ({type(error).__name__}: {error}). Training goes on; further "
+                "failures of the same quantity here are not reported.",
+            )
+
+    def warn_once(self, key: tuple[str, str, str], message: str) -> None:
+        """Emit ``message`` as an :class:`InspectWarning` the first time ``key`` is seen."""
+        if key not in self.reported:
+            self.reported.add(key)
+            warnings.warn(message, InspectWarning, stacklevel=3)
+
+
+class CheckpointComputer:
+    """Computes every applicable quantity of one checkpoint from captured activations.
+
+    Probes are fitted on the ``train`` sample and scored on every dataset; the fitted probe of
+    each layer is kept as the warm start of the next checkpoint's fit.
+
+    Args:
+        task: the label kind and the quantities to compute.
+        guard: failure isolation shared with the callback.
+        seed: seeds row sub-sampling and the probes.
+    """
+
+    def __init__(self, task: Task, guard: Guard, seed: int = 0) -> None:
+        self.task = task
+        self.guard = guard
+        self.seed = seed
+        self.wanted = frozenset(task.quantities)
+        self._probes: dict[str, Any] = {}
+
+    def dataset_records(self, sample: Sample, captured: Any) -> tuple[list[Record], dict]:
+        """Records of one dataset, and the probe features it contributes (layer -> array)."""
+        records: list[Record] = []
+        name = sample.name
+        labels = self._labels(sample)
+        output, output_labels = captured.output, labels
+        finite = neurons.finite_rows(output)
+        if not finite.all():
+            self._count_nonfinite(records, name, "", finite)
+            output = output[finite]
+            output_labels = None if labels is None else labels[finite]
+        if "model_auc" in self.wanted and output_labels is not None:
+            self._add(
+                records, "model_auc", name, "", lambda: scores.model_auc(output, output_labels)
+            )
+        if "model_score_histogram" in self.wanted and len(output):
+            with self.guard.running("model_score_histogram", name):
+                hist_labels = output_labels if self.task.kind != LabelKind.CONTINUOUS else None
+                for cls, hist in scores.score_histogram(output, hist_labels).items():
+                    records.append(Record("model_score_histogram", hist, name, "", {"class": cls}))
+        features = {}
+        for layer, acts in captured.activations.items():
+            finite = neurons.finite_rows(acts)
+            if not finite.all():
+                self._count_nonfinite(records, name, layer, finite)
+                acts = acts[finite]
+            records.extend(self._layer_records(name, layer, acts, captured, finite))
+            if self.wanted & {"probe_auc", "probe_r2"} and labels is not None:
+                with self.guard.running("probe_features", name, layer):
+                    features[layer] = (probes.probe_features(acts), labels[finite])
+        return records, features
+
+    def probe_records(self, features: dict[str, dict[str, tuple]]) -> list[Record]:
+        """Fit one probe per layer on ``train`` features, score it on every dataset."""
+        quantity = "probe_r2" if self.task.kind == LabelKind.CONTINUOUS else "probe_auc"
+        if quantity not in self.wanted or "train" not in features:
+            return []
+        records = []
+        score = probes.probe_r2 if quantity == "probe_r2" else probes.probe_auc
+        for layer, (x_train, y_train) in features["train"].items():
+            probe = None
+            with self.guard.running(quantity, "train", layer):
+                probe = probes.fit_probe(
+                    x_train, y_train, self.task.kind, self._probes.get(layer), seed=self.seed
+                )
+            if probe is None:
+                continue
+            self._probes[layer] = probe
+            for dataset, by_layer in features.items():
+                if layer in by_layer:
+                    x, y = by_layer[layer]
+                    self._add(
+                        records, quantity, dataset, layer, functools.partial(score, probe, x, y)
+                    )
+        return records
+
+    def _layer_records(self, dataset, layer, acts, captured, finite) -> list[Record]:
+        records: list[Record] = []
+        if len(acts) == 0:
+            return records
+        rows = neurons.unit_rows(acts, max_rows=MAX_STAT_ROWS, seed=self.seed)
+        std = None
+        with self.guard.running("neuron_std", dataset, layer):
+            std = neurons.neuron_std(rows)
+        if "neuron_mean" in self.wanted:
+            self._add(records, "neuron_mean", dataset, layer, lambda: neurons.neuron_mean(rows))
+        if "neuron_std" in self.wanted and std is not None:
+            records.append(Record("neuron_std", std, dataset, layer))
+        if "layer_std" in self.wanted and std is not None:
+            self._add(records, "layer_std", dataset, layer, lambda: float(np.mean(std)))
+        if "dead_fraction" in self.wanted:
+            self._add(records, "dead_fraction", dataset, layer, lambda: neurons.dead_fraction(acts))
+        if self.wanted & {"correlation_matrix", "correlation_mean_abs"}:
+            source = captured.pre_activations.get(layer)
+            if source is not None:
+                source = neurons.unit_rows(source[finite], max_rows=MAX_STAT_ROWS, seed=self.seed)
+            else:
+                source = rows
+            with self.guard.running("correlation_matrix", dataset, layer):
+                corr = correlation.correlation_matrix(source)
+                if "correlation_matrix" in self.wanted:
+                    records.append(Record("correlation_matrix", corr, dataset, layer))
+                if "correlation_mean_abs" in self.wanted:
+                    mean_abs = correlation.correlation_mean_abs(corr, neurons.neuron_std(source))
+                    if np.isfinite(mean_abs):
+                        records.append(Record("correlation_mean_abs", mean_abs, dataset, layer))
+        return records
+
+    def _count_nonfinite(
+        self, records: list[Record], dataset: str, layer: str, finite: np.ndarray
+    ) -> None:
+        bad = int((~finite).sum())
+        records.append(Record("nonfinite_rows", float(bad), dataset, layer))
+        where = f"layer {layer!r}" if layer else "the model output"
+        self.guard.warn_once(
+            ("nonfinite_rows", dataset, layer),
+            f"keras_inspect: {where} has non-finite values on {bad} of {len(finite)} rows of "
+            f"dataset {dataset!r}; those rows are left out of its statistics and counted as "
+            "'nonfinite_rows'.",
+        )
+
+    def _labels(self, sample: Sample) -> np.ndarray | None:
+        if sample.y is None or self.task.kind == LabelKind.NONE:
+            return None
+        if self.task.kind == LabelKind.CONTINUOUS:
+            y = sample.y.astype(np.float64)
+            return y.reshape(len(y)) if y.ndim > 1 and y.shape[1] == 1 else y
+        return class_indices(sample.y)
+
+    def _add(
+        self,
+        records: list[Record],
+        quantity: str,
+        dataset: str,
+        layer: str,
+        compute: Callable[[], Any],
+    ) -> None:
+        with self.guard.running(quantity, dataset, layer):
+            value = compute()
+            if np.ndim(value) == 0 and not np.isfinite(value):
+                raise ValueError(f"the value is {value}, not a finite number")
+            records.append(Record(quantity, value, dataset, layer))

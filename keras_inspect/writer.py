@@ -1,0 +1,286 @@
+"""The only writer of keras_inspect event files.
+
+Values go into ``<log_dir>/inspect`` as TensorBoard summaries under the plugin name of
+:mod:`tb_plugin.metadata`, built from TensorBoard's own protos so that writing needs no
+TensorFlow API (TensorBoard's file writer still resolves its file-system layer lazily, which
+picks TensorFlow's ``gfile`` when TensorFlow is installed).
+
+Encoding, chosen for what TensorBoard's two loaders accept and for size:
+
+========================================  ==========  ===================
+value                                      dtype       data class
+========================================  ==========  ===================
+Python/NumPy number or 0-d array          float32     ``DATA_CLASS_SCALAR``
+1-D float array (per-unit values)         float32     ``DATA_CLASS_TENSOR``
+float array with ndim >= 2 (matrices)     float16     ``DATA_CLASS_TENSOR``
+integer or bool array                     int32       ``DATA_CLASS_TENSOR``
+========================================  ==========  ===================
+
+float16 halves the bytes of matrices and histograms, which keeps a checkpoint near the ~1 MiB
+budget of the spec; an array with a value beyond float16's range (65504) is stored as float32
+instead of turning into inf. Scalars are float32 because the Rust data server drops float64
+scalar series.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from types import TracebackType
+
+import numpy as np
+from tensorboard.compat.proto import (
+    event_pb2,
+    summary_pb2,
+    tensor_pb2,
+    tensor_shape_pb2,
+    types_pb2,
+)
+from tensorboard.plugins.scalar import metadata as scalar_metadata
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.util.tensor_util import make_tensor_proto
+
+from tb_plugin.metadata import PLUGIN_NAME, RUN_SUBDIR, encode_content, make_tag
+
+__all__ = ["InspectWriter"]
+
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+_INT32 = np.iinfo(np.int32)
+
+
+class InspectWriter:
+    """Writes keras_inspect values and native scalars for one run.
+
+    The event file is created on the first write, so a writer that never records anything
+    leaves no empty run behind. Each tag must get strictly increasing steps: TensorBoard's
+    Python and Rust loaders disagree about repeated or backward steps. Safe to share between
+    threads.
+
+    Args:
+        log_dir: The run directory; events go into ``<log_dir>/inspect``.
+
+    Example:
+        >>> import tempfile
+        >>> with InspectWriter(tempfile.mkdtemp()) as writer:
+        ...     writer.write(0, "neuron_mean", [0.1, 0.2], dataset="train", layer="dense_1")
+        ...     writer.write_scalar(0, "keras/loss", 0.69)
+    """
+
+    def __init__(self, log_dir: str | os.PathLike[str]) -> None:
+        self._log_dir = os.fspath(log_dir)
+        self._dir = os.path.join(self._log_dir, RUN_SUBDIR)
+        self._writer: EventFileWriter | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        # tag -> (plugin name, last step): metadata goes on the first event only, and a tag
+        # must never be reused by the other plugin because TensorBoard keeps one metadata per tag.
+        self._tags: dict[str, tuple[str, int]] = {}
+
+    @property
+    def directory(self) -> str:
+        """The directory the event files go into (``<log_dir>/inspect``)."""
+        return self._dir
+
+    def write(
+        self,
+        step: int,
+        quantity: str,
+        value: object,
+        *,
+        dataset: str = "",
+        layer: str = "",
+        **extra: str,
+    ) -> None:
+        """Records one value of a quantity at a step.
+
+        Args:
+            step: Checkpoint step (epoch or global batch count), >= 0 and greater than the
+                last step written for the same axes.
+            quantity: Quantity name, e.g. ``neuron_mean``.
+            value: A number, or an array of numbers (see the module docstring for the
+                encoding).
+            dataset: Dataset name, or ``""``.
+            layer: Layer name, or ``""``.
+            **extra: Extra axes of :data:`tb_plugin.metadata.EXTRA_AXES`.
+
+        Raises:
+            ValueError: If the value contains NaN or Inf, integers beyond int32, the step is
+                not increasing for this series, or the axes are invalid.
+            TypeError: If the value is not numeric.
+            RuntimeError: If the writer is closed.
+
+        Example:
+            >>> import tempfile
+            >>> with InspectWriter(tempfile.mkdtemp()) as writer:
+            ...     writer.write(3, "model_auc", 0.91, dataset="test1")
+        """
+        tag = make_tag(quantity, dataset, layer, **extra)
+        where = _describe(quantity, dataset, layer, extra)
+        tensor, data_class = _encode(value, where)
+        metadata = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(
+                plugin_name=PLUGIN_NAME, content=encode_content(quantity, dataset, layer, **extra)
+            ),
+            data_class=data_class,
+        )
+        self._add(step, tag, tensor, metadata, PLUGIN_NAME)
+
+    def write_scalar(self, step: int, tag: str, value: float) -> None:
+        """Records a native TensorBoard scalar (shown in the Time Series tab).
+
+        Use it for Keras' logs (:func:`tb_plugin.metadata.keras_log_tag`) and for mirrors of
+        headline values (:func:`tb_plugin.metadata.scalar_tag`).
+
+        Args:
+            step: Step, >= 0 and greater than the last step written for ``tag``.
+            tag: The scalar's tag.
+            value: A finite number.
+
+        Raises:
+            ValueError: If the value is not finite or not a single number, the step is not
+                increasing for ``tag``, or ``tag`` is used by plugin data.
+            TypeError: If the value is not numeric.
+            RuntimeError: If the writer is closed.
+
+        Example:
+            >>> import tempfile
+            >>> with InspectWriter(tempfile.mkdtemp()) as writer:
+            ...     writer.write_scalar(1, "keras/val_loss", 0.42)
+        """
+        if not isinstance(tag, str) or not tag:
+            raise ValueError(f"tag must be a non-empty string; got {tag!r}.")
+        array = np.asarray(value)
+        if array.ndim != 0:
+            raise ValueError(f"Scalar {tag!r} must be a single number; got shape {array.shape}.")
+        tensor, _ = _encode(array, f"scalar {tag!r}")
+        metadata = scalar_metadata.create_summary_metadata(display_name="", description="")
+        metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
+        self._add(step, tag, tensor, metadata, scalar_metadata.PLUGIN_NAME)
+
+    def flush(self) -> None:
+        """Writes everything recorded so far to disk (call it after each checkpoint)."""
+        with self._lock:
+            if self._writer is not None and not self._closed:
+                self._writer.flush()
+
+    def close(self) -> None:
+        """Flushes and closes the event file; calling it again does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._writer is not None:
+                self._writer.close()
+
+    def __enter__(self) -> InspectWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"InspectWriter({self._log_dir!r}, {state})"
+
+    def _add(
+        self,
+        step: int,
+        tag: str,
+        tensor: tensor_pb2.TensorProto,
+        metadata: summary_pb2.SummaryMetadata,
+        plugin_name: str,
+    ) -> None:
+        step = _check_step(step, tag)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed; create a new InspectWriter to write.")
+            known = self._tags.get(tag)
+            if known is not None and known[0] != plugin_name:
+                raise ValueError(
+                    f"Tag {tag!r} is already used by {known[0]!r} data in this run; "
+                    f"TensorBoard keeps one metadata per tag. Use scalar_tag() for mirrors."
+                )
+            if known is not None and step <= known[1]:
+                raise ValueError(
+                    f"Step {step} for {tag!r} is not after the last step written ({known[1]}); "
+                    f"steps must be unique and increasing per tag."
+                )
+            value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+            if known is None:
+                value.metadata.CopyFrom(metadata)
+            event = event_pb2.Event(
+                wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value])
+            )
+            if self._writer is None:
+                self._writer = EventFileWriter(self._dir)
+            self._writer.add_event(event)
+            self._tags[tag] = (plugin_name, step)
+
+
+def _check_step(step: object, tag: str) -> int:
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
+        raise ValueError(f"step for {tag!r} must be an int >= 0; got {step!r}.")
+    return int(step)
+
+
+def _describe(quantity: str, dataset: str, layer: str, extra: dict[str, object]) -> str:
+    axes = [f"quantity={quantity!r}", f"dataset={dataset!r}", f"layer={layer!r}"]
+    axes.extend(f"{key}={value!r}" for key, value in extra.items())
+    return ", ".join(axes)
+
+
+def _encode(value: object, where: str) -> tuple[tensor_pb2.TensorProto, int]:
+    """Converts a value to a TensorProto and its data class (see the module docstring)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"Value for {where} is not numeric: {error}") from None
+    kind = array.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"Value for {where} must be a number or an array of numbers; got dtype {array.dtype}."
+        )
+    if array.ndim == 0:
+        stored = _finite_float(array, np.float32, where)
+        return make_tensor_proto(stored), summary_pb2.DATA_CLASS_SCALAR
+    if kind in "biu":
+        if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
+            raise ValueError(f"Integer value for {where} does not fit in int32.")
+        return make_tensor_proto(array.astype(np.int32)), summary_pb2.DATA_CLASS_TENSOR
+    stored = _finite_float(array, np.float32, where)
+    if array.ndim >= 2 and (not stored.size or np.abs(stored).max() <= _FLOAT16_MAX):
+        return _float16_proto(stored), summary_pb2.DATA_CLASS_TENSOR
+    return make_tensor_proto(stored), summary_pb2.DATA_CLASS_TENSOR
+
+
+def _float16_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
+    # make_tensor_proto puts float16 into the varint field half_val (up to 3 bytes per element);
+    # tensor_content holds the raw 2 bytes, and make_ndarray reads it back.
+    shape = tensor_shape_pb2.TensorShapeProto(
+        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in array.shape]
+    )
+    return tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_HALF,
+        tensor_shape=shape,
+        tensor_content=array.astype("<f2").tobytes(),
+    )
+
+
+def _finite_float(array: np.ndarray, dtype: type[np.floating], where: str) -> np.ndarray:
+    if not np.isfinite(array).all():
+        raise ValueError(
+            f"Value for {where} contains NaN or Inf; non-finite values are never written "
+            f"(skip or count them instead)."
+        )
+    # A finite float64 beyond float32's range would become inf after the cast.
+    with np.errstate(over="ignore"):
+        stored = array.astype(dtype)
+    if not np.isfinite(stored).all():
+        raise ValueError(f"Value for {where} exceeds the float32 range.")
+    return stored
