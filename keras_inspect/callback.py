@@ -24,6 +24,7 @@ from keras_inspect.presets import (
     NEEDS_TRAIN,
     resolve_quantities,
 )
+from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
 from keras_inspect.writer import InspectWriter
 from tb_plugin import metadata
@@ -113,6 +114,8 @@ class InspectCallback(keras.callbacks.Callback):
         self.output = output
         self.guard = Guard(strict=strict)
         self.checkpoint_seconds: list[float] = []
+        # Per checkpoint, seconds spent in each phase: capture, statistics, probes, write, total.
+        self.timings: list[dict[str, float]] = []
         self._bound_model: keras.Model | None = None
         self._capture: Capture | None = None
         self._computer: CheckpointComputer | None = None
@@ -128,7 +131,8 @@ class InspectCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         """Bind to the model: resolve layers, compile the capture pass, check the datasets."""
-        self._bind(self.model)
+        if self._bound_model is not self.model:
+            self._bind(self.model)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Record a checkpoint when the epoch schedule says so."""
@@ -174,7 +178,10 @@ class InspectCallback(keras.callbacks.Callback):
             )
             return
         started = time.perf_counter()
-        records = self._compute()
+        timing: dict[str, float] = {}
+        with single_blas_thread():
+            records = self._compute(timing)
+        mark = time.perf_counter()
         writer = self._open_writer()
         for rec in records:
             self._write(writer, int(step), rec)
@@ -184,7 +191,10 @@ class InspectCallback(keras.callbacks.Callback):
         elapsed = time.perf_counter() - started
         writer.write_scalar(int(step), "keras_inspect/checkpoint_seconds", elapsed)
         writer.flush()
-        self.checkpoint_seconds.append(elapsed)
+        timing["write"] = time.perf_counter() - mark
+        timing["total"] = time.perf_counter() - started
+        self.checkpoint_seconds.append(timing["total"])
+        self.timings.append(timing)
         self._last_step = int(step)
 
     def close(self) -> None:
@@ -210,14 +220,21 @@ class InspectCallback(keras.callbacks.Callback):
         self._computer = CheckpointComputer(task, self.guard, seed=self.seed)
         self._bound_model = model
 
-    def _compute(self) -> list[Record]:
+    def _compute(self, timing: dict[str, float]) -> list[Record]:
         records: list[Record] = []
         features: dict[str, dict] = {}
+        timing.update(capture=0.0, statistics=0.0)
         for name, sample in self.samples.items():
+            mark = time.perf_counter()
             captured = self._capture.run(sample.x)
+            timing["capture"] += time.perf_counter() - mark
+            mark = time.perf_counter()
             found, features[name] = self._computer.dataset_records(sample, captured)
+            timing["statistics"] += time.perf_counter() - mark
             records.extend(found)
+        mark = time.perf_counter()
         records.extend(self._computer.probe_records(features))
+        timing["probes"] = time.perf_counter() - mark
         return records
 
     def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:

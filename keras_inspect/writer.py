@@ -2,8 +2,8 @@
 
 Values go into ``<log_dir>/inspect`` as TensorBoard summaries under the plugin name of
 :mod:`tb_plugin.metadata`, built from TensorBoard's own protos so that writing needs no
-TensorFlow API (TensorBoard's file writer still resolves its file-system layer lazily, which
-picks TensorFlow's ``gfile`` when TensorFlow is installed).
+TensorFlow API. Local directories are written synchronously by :mod:`keras_inspect.eventfile`;
+remote ones (``gs://``) by TensorBoard's ``EventFileWriter``.
 
 Encoding, chosen for what TensorBoard's two loaders accept and for size:
 
@@ -41,6 +41,7 @@ from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util.tensor_util import make_tensor_proto
 
+from keras_inspect.eventfile import EventFile
 from tb_plugin.metadata import PLUGIN_NAME, RUN_SUBDIR, encode_content, make_tag
 
 __all__ = ["InspectWriter"]
@@ -70,7 +71,7 @@ class InspectWriter:
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
         self._log_dir = os.fspath(log_dir)
         self._dir = os.path.join(self._log_dir, RUN_SUBDIR)
-        self._writer: EventFileWriter | None = None
+        self._writer: EventFile | EventFileWriter | None = None
         self._closed = False
         self._lock = threading.Lock()
         # tag -> (plugin name, last step): metadata goes on the first event only, and a tag
@@ -218,9 +219,16 @@ class InspectWriter:
                 wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value])
             )
             if self._writer is None:
-                self._writer = EventFileWriter(self._dir)
+                self._writer = _open_events(self._dir)
             self._writer.add_event(event)
             self._tags[tag] = (plugin_name, step)
+
+
+def _open_events(directory: str) -> EventFile | EventFileWriter:
+    # Remote file systems (gs://, s3://) go through TensorBoard's writer and its gfile layer.
+    if "://" in directory:
+        return EventFileWriter(directory, max_queue_size=4096)
+    return EventFile(directory)
 
 
 def _check_step(step: object, tag: str) -> int:

@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.metrics import r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from keras_inspect.quantities.scores import model_auc
+from keras_inspect.quantities.blas import single_blas_thread
+from keras_inspect.quantities.scores import binary_auc, model_auc
 
 __all__ = ["fit_probe", "probe_auc", "probe_features", "probe_r2"]
 
@@ -73,6 +73,14 @@ def _check_xy(x: np.ndarray, y: np.ndarray, real: bool = False) -> tuple[np.ndar
     return x, y
 
 
+def _check_width(probe: Pipeline, features: np.ndarray) -> None:
+    fitted = probe[0].n_features_in_
+    if features.shape[1] != fitted:
+        raise ValueError(
+            f"features has {features.shape[1]} columns but the probe was fitted on {fitted}"
+        )
+
+
 def _warm_coefficients(warm_start: object, width: int, classes: np.ndarray):
     old = warm_start[-1] if isinstance(warm_start, Pipeline) else None
     fitted = isinstance(old, LogisticRegression) and hasattr(old, "coef_")
@@ -131,7 +139,7 @@ def fit_probe(
         if warm is not None:
             clf.coef_, clf.intercept_ = warm
         probe = Pipeline([("scale", StandardScaler()), ("logreg", clf)])
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with single_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return probe.fit(features, labels)
 
@@ -164,13 +172,23 @@ def probe_auc(probe: Pipeline, features: np.ndarray, labels: np.ndarray) -> floa
     if not hasattr(probe, "predict_proba"):
         name = type(probe[-1] if isinstance(probe, Pipeline) else probe).__name__
         raise ValueError(f"probe_auc needs a classification probe; got {name} (use probe_r2)")
+    _check_width(probe, features)
     present = np.unique(labels)
     if present.size < 2:
         raise ValueError(f"AUC needs at least 2 classes in labels; got {present.tolist()}")
-    with threadpool_limits(limits=1):
-        proba = probe.predict_proba(features)
     if probe.classes_.size == 2 and np.isin(present, probe.classes_).all():
-        return float(roc_auc_score(labels == probe.classes_[1], proba[:, 1]))
+        # The logistic function is monotone, so the AUC of the linear decision value equals
+        # that of the probability; computed from the fitted parameters it skips scikit-learn's
+        # per-call validation (about 1.5 ms of the 1.7 ms a predict_proba took here).
+        # Scaling is folded into the weights and the constant offset dropped: AUC only needs
+        # the order of the decision values.
+        scaler, logreg = probe[0], probe[-1]
+        weights = (logreg.coef_[0] / scaler.scale_).astype(features.dtype, copy=False)
+        with single_blas_thread():
+            decision = features @ weights
+        return binary_auc(labels == probe.classes_[1], decision)
+    with single_blas_thread():
+        proba = probe.predict_proba(features)
     return model_auc(proba, labels, classes=probe.classes_)
 
 
@@ -194,6 +212,7 @@ def probe_r2(probe: Pipeline, features: np.ndarray, targets: np.ndarray) -> floa
         0.99
     """
     features, targets = _check_xy(features, targets, real=True)
-    with threadpool_limits(limits=1):
+    _check_width(probe, features)
+    with single_blas_thread():
         predicted = probe.predict(features)
     return float(r2_score(targets, predicted))

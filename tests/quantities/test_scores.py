@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from keras_inspect.quantities.scores import model_auc, score_histogram
+from keras_inspect.quantities.scores import binary_auc, model_auc, score_histogram
 
 
 @pytest.fixture
@@ -150,3 +150,16 @@ def test_histogram_rejects_bad_input(binary, multiclass):
         score_histogram(proba, mlabels - 1)
     with pytest.raises(ValueError, match="labels has 3 samples"):
         score_histogram(scores, labels[:3])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_auc_equals_sklearn_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    positive = rng.random(300) < 0.1 + 0.1 * seed
+    scores = np.round(rng.normal(size=300) + positive, 1)  # rounding makes many ties
+    assert binary_auc(positive, scores) == pytest.approx(roc_auc_score(positive, scores), abs=1e-12)
+
+
+def test_binary_auc_needs_both_classes():
+    with pytest.raises(ValueError, match="0 positives and 3 negatives"):
+        binary_auc(np.zeros(3, bool), np.arange(3.0))
