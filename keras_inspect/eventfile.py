@@ -46,12 +46,8 @@ class EventFile:
 
     def __init__(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
-        name = "events.out.tfevents.%010d.%s.%d.%d.v2" % (
-            time.time(),
-            socket.gethostname(),
-            os.getpid(),
-            next(_counter),
-        )
+        host, pid, serial = socket.gethostname(), os.getpid(), next(_counter)
+        name = f"events.out.tfevents.{int(time.time()):010d}.{host}.{pid}.{serial}.v2"
         self.path = os.path.join(directory, name)
         self._file = open(self.path, "ab")  # noqa: SIM115 - kept open across checkpoints
         self.add_event(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
