@@ -7,12 +7,13 @@ import os
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from keras_inspect.capture import Capture, default_layers, model_layers
+from keras_inspect.capture import Capture, CaptureResult, default_layers, model_layers
 from keras_inspect.checkpoint import CheckpointComputer, Guard, Record, Task
 from keras_inspect.datasets import LabelKind, Sample, class_indices, prepare_datasets
 from keras_inspect.errors import ConfigError
@@ -26,6 +27,7 @@ from keras_inspect.presets import (
 )
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
+from keras_inspect.worker import Worker
 from keras_inspect.writer import InspectWriter
 from tb_plugin import metadata
 
@@ -63,7 +65,11 @@ class InspectCallback(keras.callbacks.Callback):
         seed: seeds sampling, row sub-sampling and probes.
         output: which model output is scored for a multi-output model (index or name; the
             first by default); labels refer to that output.
-        strict: re-raise a failing quantity instead of warning once and skipping it.
+        strict: re-raise a failing quantity instead of warning once and skipping it (implies
+            ``asynchronous=False``, so the error surfaces at the checkpoint that caused it).
+        asynchronous: compute quantities and write them on one background thread while
+            training goes on; only the forward passes run on the training thread. At most one
+            checkpoint waits, so memory stays bounded; ``on_train_end`` waits for the last.
 
     Raises:
         ConfigError: any argument is invalid (checked here), or a model-dependent fact is
@@ -88,6 +94,7 @@ class InspectCallback(keras.callbacks.Callback):
         seed: int = 0,
         output: int | str | None = None,
         strict: bool = False,
+        asynchronous: bool = True,
     ) -> None:
         super().__init__()
         self.log_dir = _check_log_dir(log_dir)
@@ -113,8 +120,12 @@ class InspectCallback(keras.callbacks.Callback):
         self.seed = seed
         self.output = output
         self.guard = Guard(strict=strict)
+        if not isinstance(asynchronous, bool):
+            raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
+        self._worker = Worker(self._process) if asynchronous and not strict else None
         self.checkpoint_seconds: list[float] = []
-        # Per checkpoint, seconds spent in each phase: capture, statistics, probes, write, total.
+        # Per checkpoint, seconds spent in each phase: capture (on the training thread),
+        # statistics, probes, write (on the worker when asynchronous), total.
         self.timings: list[dict[str, float]] = []
         self._bound_model: keras.Model | None = None
         self._capture: Capture | None = None
@@ -154,7 +165,8 @@ class InspectCallback(keras.callbacks.Callback):
     def record(self, step: int, logs: dict | None = None) -> None:
         """Record one checkpoint now, e.g. from a custom training loop.
 
-        Call ``set_model(model)`` once first when not using ``fit``.
+        Call ``set_model(model)`` once first when not using ``fit``, and ``close()`` at the
+        end: it waits for checkpoints still being computed in the background.
 
         Args:
             step: the checkpoint's step; must grow from one call to the next.
@@ -178,30 +190,29 @@ class InspectCallback(keras.callbacks.Callback):
             )
             return
         started = time.perf_counter()
-        timing: dict[str, float] = {}
-        with single_blas_thread():
-            records = self._compute(timing)
-        mark = time.perf_counter()
-        writer = self._open_writer()
-        for rec in records:
-            self._write(writer, int(step), rec)
-        for name, value in (logs or {}).items():
-            if np.ndim(value) == 0 and np.isfinite(value):
-                writer.write_scalar(int(step), metadata.keras_log_tag(name), float(value))
-        elapsed = time.perf_counter() - started
-        writer.write_scalar(int(step), "keras_inspect/checkpoint_seconds", elapsed)
-        writer.flush()
-        timing["write"] = time.perf_counter() - mark
-        timing["total"] = time.perf_counter() - started
-        self.checkpoint_seconds.append(timing["total"])
-        self.timings.append(timing)
+        # Only the forward passes need the model as it is now; the rest can wait its turn.
+        captured = {name: self._capture.run(sample.x) for name, sample in self.samples.items()}
+        job = _Checkpoint(int(step), captured, dict(logs or {}), time.perf_counter() - started)
         self._last_step = int(step)
+        if self._worker is None:
+            self._process(job)
+        else:
+            self._worker.submit(job)
+        self.checkpoint_seconds.append(time.perf_counter() - started)
 
     def close(self) -> None:
-        """Flush and close the event file (a later checkpoint opens a new one)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Finish pending checkpoints, then flush and close the event file.
+
+        A later checkpoint opens a new event file. Re-raises a failure of a background
+        checkpoint that ``strict=True`` let through.
+        """
+        try:
+            if self._worker is not None:
+                self._worker.stop()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     # Internals -------------------------------------------------------------------------------
 
@@ -220,22 +231,32 @@ class InspectCallback(keras.callbacks.Callback):
         self._computer = CheckpointComputer(task, self.guard, seed=self.seed)
         self._bound_model = model
 
-    def _compute(self, timing: dict[str, float]) -> list[Record]:
+    def _process(self, job: _Checkpoint) -> None:
+        """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
+        started = time.perf_counter()
+        timing = {"capture": job.capture_seconds, "statistics": 0.0}
         records: list[Record] = []
         features: dict[str, dict] = {}
-        timing.update(capture=0.0, statistics=0.0)
-        for name, sample in self.samples.items():
-            mark = time.perf_counter()
-            captured = self._capture.run(sample.x)
-            timing["capture"] += time.perf_counter() - mark
-            mark = time.perf_counter()
-            found, features[name] = self._computer.dataset_records(sample, captured)
-            timing["statistics"] += time.perf_counter() - mark
-            records.extend(found)
+        with single_blas_thread():
+            for name, sample in self.samples.items():
+                found, features[name] = self._computer.dataset_records(sample, job.captured[name])
+                records.extend(found)
+            timing["statistics"] = time.perf_counter() - started
+            records.extend(self._computer.probe_records(features))
+        timing["probes"] = time.perf_counter() - started - timing["statistics"]
         mark = time.perf_counter()
-        records.extend(self._computer.probe_records(features))
-        timing["probes"] = time.perf_counter() - mark
-        return records
+        writer = self._open_writer()
+        for rec in records:
+            self._write(writer, job.step, rec)
+        for name, value in job.logs.items():
+            if np.ndim(value) == 0 and np.isfinite(value):
+                writer.write_scalar(job.step, metadata.keras_log_tag(name), float(value))
+        total = job.capture_seconds + time.perf_counter() - started
+        writer.write_scalar(job.step, "keras_inspect/checkpoint_seconds", total)
+        writer.flush()
+        timing["write"] = time.perf_counter() - mark
+        timing["total"] = job.capture_seconds + time.perf_counter() - started
+        self.timings.append(timing)
 
     def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:
         with self.guard.running(f"write {rec.quantity}", rec.dataset, rec.layer):
@@ -250,6 +271,16 @@ class InspectCallback(keras.callbacks.Callback):
         if self._writer is None:
             self._writer = InspectWriter(self.log_dir)
         return self._writer
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """What the training thread hands over: captured activations of every dataset."""
+
+    step: int
+    captured: dict[str, CaptureResult]
+    logs: dict[str, Any]
+    capture_seconds: float
 
 
 def _check_log_dir(log_dir: Any) -> str:

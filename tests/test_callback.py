@@ -181,6 +181,7 @@ def test_non_finite_activations_are_counted_not_written(tmp_path):
     callback.set_model(model)
     with pytest.warns(ki.InspectWarning, match="non-finite values on 5 of 50 rows") as caught:
         callback.record(0)
+        callback.close()  # waits for the background checkpoint
     assert {"layer 'dense'", "the model output"} == {
         m for w in caught for m in ("layer 'dense'", "the model output") if m in str(w.message)
     }
@@ -204,3 +205,20 @@ def test_label_free_datasets_get_label_free_quantities(tmp_path, binary):
     assert {"neuron_std", "correlation_matrix"} <= serving
     hist = frame[(frame.quantity == "model_score_histogram") & (frame.dataset == "serving")]
     assert hist["class"].tolist() == ["all"]
+
+
+def test_background_and_inline_checkpoints_record_the_same_values(tmp_path, binary):
+    model, x, y = binary
+    frames = []
+    for asynchronous in (True, False):
+        keras.utils.set_random_seed(0)
+        fresh, _, _ = models.sequential_no_input()
+        fresh.compile("adam", "binary_crossentropy")
+        callback = make(tmp_path / str(asynchronous), x, y, asynchronous=asynchronous)
+        fresh.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+        assert (callback._worker is None) is (not asynchronous)
+        frames.append(ki.load(tmp_path / str(asynchronous)).drop(columns=["wall_time", "run"]))
+    background, inline = frames
+    assert len(background) == len(inline) > 0
+    for a, b in zip(background.value, inline.value, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
