@@ -139,6 +139,12 @@ def _sample(name: str, x: Any, y: Any, label: str, max_samples: int, seed: int) 
     n = lengths.pop()
     if n == 0:
         raise ConfigError(f"{label} is empty (0 rows); pass at least one row or drop the dataset.")
+    if isinstance(y, Mapping | list):
+        raise ConfigError(
+            f"{label} y is a {type(y).__name__} (one entry per model output?); pass the labels "
+            "of the scored output only, e.g. y['click'], and choose that output with "
+            "InspectCallback(output='click')."
+        )
     if y is not None:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != n:

@@ -66,6 +66,7 @@ def test_label_kinds():
         ({"train": (X, Y, None, None)}, "tuple of 4 items"),
         ({"train": (np.array(["a"] * 100), Y)}, "numeric array"),
         ({"train": ({}, Y)}, "empty dict"),
+        ({"train": (X, {"click": Y})}, r"y is a dict .*pass the labels of the scored output"),
     ],
 )
 def test_bad_datasets_are_refused_with_the_fix(datasets, match):

@@ -1,0 +1,200 @@
+"""What InspectCallback costs on the CTR example, measured side by side in one run.
+
+Identical models train in interleaved rounds (one epoch each per round, in rotating order,
+so machine noise hits all three alike):
+
+* ``plain``: ``fit`` alone;
+* ``inspect``: ``fit`` with :class:`keras_inspect.InspectCallback` (``standard`` preset, every
+  epoch, ``train``/``test1``/``test5`` x ``--samples`` rows), quantities on its background thread;
+* ``inspect_sync``: the same with ``asynchronous=False`` (everything on the training thread);
+* ``tb_hist``: ``fit`` with ``keras.callbacks.TensorBoard(histogram_freq=1)``.
+
+It prints per-epoch medians and their ratios to ``plain``, the callback's own time per checkpoint
+by phase (measured inside it), and the floor: one compiled forward + backward pass over the same
+rows, which no inspection can avoid. Targets (SPEC.md): inspection overhead <= 10 % of a plain
+epoch and below TensorBoard's histograms; the synchronous part <= 3 x the floor; one trace per
+input signature.
+
+    python benchmarks/overhead.py            # 100 k rows per epoch, batch 1000, 8 rounds
+    python benchmarks/overhead.py --jit      # the same with XLA-compiled training steps
+    python benchmarks/overhead.py --quick    # a smoke run in seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_inspect as ki  # noqa: E402
+from examples.ctr_drift import VOCAB_SIZES, build_model, make_ctr_data  # noqa: E402
+
+CONFIGS = ("plain", "inspect", "inspect_sync", "tb_hist")
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall time of each epoch, from the first callback's begin to the last callback's end."""
+
+    def __init__(self, role: str, shared: dict) -> None:
+        super().__init__()
+        self.role, self.shared = role, shared
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.role == "start":
+            self.shared["start"] = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.role == "end":
+            self.shared.setdefault("epochs", []).append(time.perf_counter() - self.shared["start"])
+
+
+def floor_seconds(model: keras.Model, samples: list, repeats: int = 15) -> float:
+    """Median time of one compiled forward + backward pass over every sample's rows."""
+    variables = model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(model(x, training=False))
+        return tape.gradient(total, variables)
+
+    for x in samples:
+        step(x)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for x in samples:
+            step(x)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="training rows per epoch")
+    parser.add_argument("--samples", type=int, default=2048, help="rows per inspected dataset")
+    parser.add_argument("--rounds", type=int, default=8, help="epochs per configuration")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument(
+        "--jit",
+        action="store_true",
+        help="compile training steps with XLA (faster epochs, so a larger ratio)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.samples, args.rounds, args.batch_size = 4000, 256, 3, 500
+
+    data = make_ctr_data(args.rows, args.samples, days=5, seed=0)
+    x, y = data["train"]
+    probe_sets = {"train": data["train"], "test1": data["test1"], "test5": data["test5"]}
+    logroot = tempfile.mkdtemp(prefix="ki_overhead_")
+    models, callbacks, clocks = {}, {}, {}
+    for name in CONFIGS:
+        keras.utils.set_random_seed(0)
+        models[name] = build_model(VOCAB_SIZES)
+        if args.jit:
+            model = models[name]
+            model.compile(
+                optimizer=model.optimizer, loss=model.loss, metrics=["auc"], jit_compile=True
+            )
+        clocks[name] = {}
+        extra = []
+        if name.startswith("inspect"):
+            extra = [
+                ki.InspectCallback(
+                    os.path.join(logroot, name),
+                    probe_sets,
+                    max_samples=args.samples,
+                    seed=0,
+                    layers=r"dense_\d|ctr",
+                    asynchronous=name == "inspect",
+                )
+            ]
+        elif name == "tb_hist":
+            extra = [keras.callbacks.TensorBoard(os.path.join(logroot, name), histogram_freq=1)]
+        callbacks[name] = [
+            EpochClock("start", clocks[name]),
+            *extra,
+            EpochClock("end", clocks[name]),
+        ]
+
+    print(
+        f"CTR model: {models['plain'].count_params():,} parameters; {args.rows:,} rows per "
+        f"epoch, batch {args.batch_size}{', XLA' if args.jit else ''}; inspected: 3 datasets x "
+        f"{args.samples} rows"
+    )
+    for round_index in range(args.rounds):
+        shift = round_index % len(CONFIGS)
+        order = CONFIGS[shift:] + CONFIGS[:shift]
+        for name in order:
+            models[name].fit(
+                x,
+                y,
+                batch_size=args.batch_size,
+                epochs=round_index + 1,
+                initial_epoch=round_index,
+                verbose=0,
+                callbacks=callbacks[name],
+            )
+        print(f"  round {round_index + 1}/{args.rounds} done", flush=True)
+
+    # The first epoch of each configuration includes compilation; leave it out.
+    medians = {
+        n: statistics.median(clocks[n]["epochs"][1:] or clocks[n]["epochs"]) for n in CONFIGS
+    }
+    inspectors = {
+        n: next(c for c in callbacks[n] if isinstance(c, ki.InspectCallback))
+        for n in ("inspect", "inspect_sync")
+    }
+    phases = {}
+    for name, inspector in inspectors.items():
+        timings = inspector.timings[1:] or inspector.timings
+        phases[name] = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+        phases[name]["on training thread"] = statistics.median(
+            inspector.checkpoint_seconds[1:] or inspector.checkpoint_seconds
+        )
+    samples = [s.x for s in inspectors["inspect"].samples.values()]
+    floor = floor_seconds(
+        models["plain"], [{k: tf.constant(v) for k, v in s.items()} for s in samples]
+    )
+    print("\nper-epoch medians (s)")
+    for name in CONFIGS:
+        ratio = medians[name] / medians["plain"]
+        print(f"  {name:<13} {medians[name]:7.3f}   x{ratio:5.3f}   ({(ratio - 1) * 100:+5.1f} %)")
+    print("\ninside the callback, per checkpoint (median, ms)   inspect  inspect_sync")
+    for key in ("capture", "statistics", "probes", "write", "total", "on training thread"):
+        print(
+            f"  {key:<19}{phases['inspect'][key] * 1000:27.1f}"
+            f"{phases['inspect_sync'][key] * 1000:14.1f}"
+        )
+    print(f"\nfloor: one compiled forward+backward pass over the same rows: {floor * 1000:.1f} ms")
+    for name in ("inspect", "inspect_sync"):
+        sync = phases[name]["on training thread"]
+        print(
+            f"{name:<13} epoch overhead {(medians[name] / medians['plain'] - 1) * 100:+5.1f} % "
+            "(target <= 10 %, below tb_hist); "
+            f"training-thread part {sync / floor:4.2f} x floor (target <= 3 x)"
+        )
+    tb_overhead = (medians["tb_hist"] / medians["plain"] - 1) * 100
+    print(f"tb_hist       epoch overhead {tb_overhead:+5.1f} %")
+    print(f"capture traces: {inspectors['inspect']._capture.trace_count} (one per input signature)")
+    return {
+        "medians": medians,
+        "phases": phases,
+        "floor": floor,
+        "traces": inspectors["inspect"]._capture.trace_count,
+    }
+
+
+if __name__ == "__main__":
+    main()

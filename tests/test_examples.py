@@ -1,0 +1,30 @@
+"""Every example runs with --quick, and what it records is complete."""
+
+from __future__ import annotations
+
+import pytest
+
+import keras_inspect as ki
+from examples import ctr_drift
+
+
+@pytest.mark.slow
+def test_ctr_drift_quick_records_every_standard_quantity(tmp_path):
+    # 1,000 rows per quick test day: the callback's samples are the whole test sets.
+    aucs = ctr_drift.main(["--quick", "--logdir", str(tmp_path / "ctr"), "--max-samples", "1000"])
+    assert set(aucs) == {"train", *(f"test{d}" for d in range(1, 9))}
+    frame = ki.load(tmp_path)
+    assert set(frame.run) == {"ctr"}
+    assert sorted(frame.step.unique()) == [0, 1, 2]
+    assert set(frame.dataset) - {""} == set(aucs)
+    assert set(frame.layer) - {""} == {"dense_1", "dense_2", "dense_3", "dense_4", "ctr"}
+    expected = set(ki.PRESETS["standard"]) - {"probe_r2"}
+    assert expected <= set(frame.quantity)
+    assert {"loss", "val_loss"} <= set(frame.quantity)
+    probes = frame[(frame.quantity == "probe_auc") & (frame.step == 2)]
+    assert len(probes) == 9 * 5
+    # On whole test sets the recorded model AUC is the AUC the example computes after training.
+    final = frame[(frame.quantity == "model_auc") & (frame.step == 2)].set_index("dataset").value
+    for name, auc in aucs.items():
+        if name != "train":
+            assert final[name] == pytest.approx(auc, abs=1e-4), name
