@@ -68,7 +68,7 @@ def test_missing_train_when_probes_are_asked_for(tmp_path, binary):
         ({"layers": [r"conv\d"]}, r"matches no layer"),
         (
             {"datasets": {"train": (np.zeros((10, 3), "float32"), np.arange(10) % 2)}},
-            r"datasets\['train'\] does not fit model .*shapes \(10, 3\)",
+            r"datasets\['train'\] x has rows of shape \(3,\), but model .* expects \(6,\)",
         ),
         (
             {"datasets": {"train": (np.zeros((10, 6)), np.zeros(10))}},
@@ -99,6 +99,16 @@ def test_input_names_of_a_multi_input_model_are_checked(tmp_path):
         match=r"input names \['series', 'user_ids'\], but model .* expects \['ids', 'series'\]",
     ):
         callback.set_model(model)
+        callback.on_train_begin()
+
+
+def test_input_shapes_are_compared_with_the_models_inputs(tmp_path):
+    model, x, y = models.sequential_conv2d()
+    callback = ki.InspectCallback(tmp_path, {"train": (x[:, :, :, :1], y)})
+    callback.set_model(model)
+    with pytest.raises(
+        ki.ConfigError, match=r"rows of shape \(8, 8, 1\), but model .* expects \(8, 8, 2\)"
+    ):
         callback.on_train_begin()
 
 
@@ -222,3 +232,11 @@ def test_background_and_inline_checkpoints_record_the_same_values(tmp_path, bina
     assert len(background) == len(inline) > 0
     for a, b in zip(background.value, inline.value, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_subclassed_model_gets_the_informative_line_of_the_forward_error(tmp_path):
+    model, x, y = models.subclassed_regression()
+    callback = ki.InspectCallback(tmp_path, {"train": (x[:, :3], y)})
+    callback.set_model(model)
+    with pytest.raises(ki.ConfigError, match=r"does not fit model .*expected axis -1 .* value 4"):
+        callback.on_train_begin()
