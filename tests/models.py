@@ -106,3 +106,25 @@ FAMILIES = {
     "functional_multi_io": functional_multi_io,
     "subclassed_regression": subclassed_regression,
 }
+
+
+def two_tower_numpy(model: TwoTower, x: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Oracle for :class:`TwoTower`: layer name -> (output, pre-activation), in NumPy."""
+    (w1, b1), (w2, b2), (w3, b3) = (
+        layer.get_weights() for layer in (model.hidden, model.block.layers[0], model.head)
+    )
+    pre1 = x @ w1 + b1
+    h1 = np.maximum(pre1, 0)
+    pre2 = h1 @ w2 + b2
+    h2 = np.where(pre2 > 0, pre2, np.expm1(pre2))
+    out = h2 @ w3 + b3
+    return {"sub_hidden": (h1, pre1), "sub_inner": (h2, pre2), "sub_head": (out, out)}
+
+
+def linear_twin(layer: keras.layers.Layer, inputs: np.ndarray) -> np.ndarray:
+    """Oracle for a pre-activation: a fresh copy of ``layer`` without activation, same weights."""
+    config = {**layer.get_config(), "activation": None, "name": f"{layer.name}_twin"}
+    twin = layer.__class__.from_config(config)
+    twin.build(inputs.shape)
+    twin.set_weights(layer.get_weights())
+    return keras.ops.convert_to_numpy(twin(inputs))

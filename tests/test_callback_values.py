@@ -54,13 +54,7 @@ def oracle_layers(name, model, callback, dataset):
     x = callback.samples[dataset].x
     layers = callback._capture.layers
     if name == "subclassed_regression":
-        (w1, b1), (w2, b2), (w3, b3) = (layer.get_weights() for layer in layers)
-        pre1 = x @ w1 + b1
-        h1 = np.maximum(pre1, 0)
-        pre2 = h1 @ w2 + b2
-        h2 = np.where(pre2 > 0, pre2, np.expm1(pre2))
-        out = h2 @ w3 + b3
-        return {"sub_hidden": (h1, pre1), "sub_inner": (h2, pre2), "sub_head": (out, out)}
+        return models.two_tower_numpy(model, x)
     feature_model = keras.Model(
         model.inputs, [layer.output for layer in layers] + [layer.input for layer in layers]
     )
@@ -72,12 +66,7 @@ def oracle_layers(name, model, callback, dataset):
             None,
             keras.activations.linear,
         ) and isinstance(layer, keras.layers.Dense | keras.layers.Conv1D | keras.layers.Conv2D):
-            twin = layer.__class__.from_config(
-                {**layer.get_config(), "activation": None, "name": "twin"}
-            )
-            twin.build(inp.shape)
-            twin.set_weights(layer.get_weights())
-            pre = keras.ops.convert_to_numpy(twin(inp))
+            pre = models.linear_twin(layer, inp)
         result[layer.name] = (out, pre)
     return result
 

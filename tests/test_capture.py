@@ -19,14 +19,6 @@ def feature_model_outputs(model, layers, x):
     return values[: len(layers)], values[len(layers) :]
 
 
-def linear_twin(layer, inputs):
-    """The layer's transform without its activation, from a fresh layer with the same weights."""
-    twin = layer.__class__.from_config({**layer.get_config(), "activation": None, "name": "twin"})
-    twin.build(inputs.shape)
-    twin.set_weights(layer.get_weights())
-    return keras.ops.convert_to_numpy(twin(inputs))
-
-
 @pytest.mark.parametrize(
     "family", ["sequential_no_input", "sequential_conv2d", "functional_multi_io"]
 )
@@ -42,7 +34,7 @@ def test_every_layer_matches_a_feature_model(family):
         if has_fused_activation(layer):
             np.testing.assert_allclose(
                 result.pre_activations[layer.name],
-                linear_twin(layer, layer_input),
+                models.linear_twin(layer, layer_input),
                 rtol=1e-5,
                 atol=1e-5,
                 err_msg=layer.name,
@@ -67,16 +59,10 @@ def test_subclassed_model_matches_numpy():
     layers = default_layers(model)
     assert [layer.name for layer in layers] == ["sub_hidden", "sub_inner", "sub_head"]
     result = Capture(model, layers).run(x)
-    (w1, b1), (w2, b2), (w3, b3) = (layer.get_weights() for layer in layers)
-    pre1 = x @ w1 + b1
-    h1 = np.maximum(pre1, 0)
-    pre2 = h1 @ w2 + b2
-    h2 = np.where(pre2 > 0, pre2, np.expm1(pre2))
-    out = h2 @ w3 + b3
-    np.testing.assert_allclose(result.pre_activations["sub_hidden"], pre1, atol=1e-5)
-    np.testing.assert_allclose(result.activations["sub_hidden"], h1, atol=1e-5)
-    np.testing.assert_allclose(result.pre_activations["sub_inner"], pre2, atol=1e-5)
-    np.testing.assert_allclose(result.activations["sub_inner"], h2, atol=1e-5)
+    for name, (out, pre) in models.two_tower_numpy(model, x).items():
+        np.testing.assert_allclose(result.activations[name], out, atol=1e-5)
+        if name != "sub_head":
+            np.testing.assert_allclose(result.pre_activations[name], pre, atol=1e-5)
     np.testing.assert_allclose(result.output, out[:, 0], atol=1e-5)
 
 
