@@ -228,6 +228,9 @@ class InspectCallback(keras.callbacks.Callback):
         widths = {_probe_forward(capture, sample) for sample in self.samples.values()}
         task = _task_for(self.samples, self.quantities, self._explicit, widths.pop())
         self._capture = capture
+        # Datasets in the user's order, layers in the model's: written with every series.
+        self._dataset_order = {name: i for i, name in enumerate(self.samples)}
+        self._layer_order = {layer.name: i for i, layer in enumerate(layers)}
         self._computer = CheckpointComputer(task, self.guard, seed=self.seed)
         self._bound_model = model
 
@@ -260,8 +263,15 @@ class InspectCallback(keras.callbacks.Callback):
 
     def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:
         with self.guard.running(f"write {rec.quantity}", rec.dataset, rec.layer):
+            order = (self._dataset_order.get(rec.dataset, -1), self._layer_order.get(rec.layer, -1))
             writer.write(
-                step, rec.quantity, rec.value, dataset=rec.dataset, layer=rec.layer, **rec.extra
+                step,
+                rec.quantity,
+                rec.value,
+                dataset=rec.dataset,
+                layer=rec.layer,
+                order=order,
+                **rec.extra,
             )
             if rec.quantity in HEADLINE:
                 tag = metadata.scalar_tag(rec.quantity, rec.dataset, rec.layer, **rec.extra)

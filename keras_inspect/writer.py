@@ -91,6 +91,7 @@ class InspectWriter:
         *,
         dataset: str = "",
         layer: str = "",
+        order: tuple[int, int] | None = None,
         **extra: str,
     ) -> None:
         """Records one value of a quantity at a step.
@@ -103,6 +104,8 @@ class InspectWriter:
                 encoding).
             dataset: Dataset name, or ``""``.
             layer: Layer name, or ``""``.
+            order: (dataset position, layer position), so readers can restore the user's
+                dataset order and the model's layer order.
             **extra: Extra axes of :data:`tb_plugin.metadata.EXTRA_AXES`.
 
         Raises:
@@ -121,7 +124,8 @@ class InspectWriter:
         tensor, data_class = _encode(value, where)
         metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(
-                plugin_name=PLUGIN_NAME, content=encode_content(quantity, dataset, layer, **extra)
+                plugin_name=PLUGIN_NAME,
+                content=encode_content(quantity, dataset, layer, order=order, **extra),
             ),
             data_class=data_class,
         )

@@ -33,6 +33,7 @@ __all__ = [
     "PLUGIN_NAME",
     "RUN_SUBDIR",
     "decode_content",
+    "decode_order",
     "encode_content",
     "keras_log_tag",
     "make_tag",
@@ -194,7 +195,14 @@ def keras_log_tag(name: str) -> str:
     return KERAS_LOG_PREFIX + name
 
 
-def encode_content(quantity: str, dataset: str = "", layer: str = "", **extra: str) -> bytes:
+def encode_content(
+    quantity: str,
+    dataset: str = "",
+    layer: str = "",
+    *,
+    order: tuple[int, int] | None = None,
+    **extra: str,
+) -> bytes:
     """Encodes the axes of a series as the ``plugin_data.content`` of its summary metadata.
 
     Compact JSON with the format version under ``"v"``; empty fields are omitted because the
@@ -204,6 +212,8 @@ def encode_content(quantity: str, dataset: str = "", layer: str = "", **extra: s
         quantity: Quantity name.
         dataset: Dataset name, or ``""``.
         layer: Layer name, or ``""``.
+        order: optional (dataset position, layer position): the user's dataset order and the
+            model's layer order, which tag names cannot carry (readers see tags sorted).
         **extra: Extra axes, as for :func:`make_tag`.
 
     Returns:
@@ -221,6 +231,8 @@ def encode_content(quantity: str, dataset: str = "", layer: str = "", **extra: s
         if _check_name(value, axis):
             document[axis] = value
     document.update(_check_extra(extra))
+    if order is not None:
+        document["o"] = [int(order[0]), int(order[1])]
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -264,3 +276,26 @@ def decode_content(content: bytes) -> dict[str, str] | None:
         if value or key in ("dataset", "layer"):
             axes[key] = value
     return axes
+
+
+def decode_order(content: bytes) -> tuple[int, int]:
+    """The (dataset position, layer position) stored by :func:`encode_content`.
+
+    Returns ``(-1, -1)`` when the content has none (or is unreadable), so such series sort
+    after ordered ones.
+
+    Example:
+        >>> decode_order(encode_content("neuron_mean", "train", "dense_1", order=(0, 2)))
+        (0, 2)
+    """
+    try:
+        order = json.loads(bytes(content).decode("utf-8")).get("o")
+    except (TypeError, ValueError, AttributeError):
+        return (-1, -1)
+    if (
+        isinstance(order, list)
+        and len(order) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in order)
+    ):
+        return (order[0], order[1])
+    return (-1, -1)

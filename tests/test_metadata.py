@@ -198,3 +198,17 @@ def test_decode_content_keeps_unicode_names():
 )
 def test_decode_content_returns_none_for_newer_or_unreadable(content):
     assert decode_content(content) is None
+
+
+def test_order_round_trips_and_defaults_to_unknown():
+    from tb_plugin.metadata import decode_order
+
+    content = encode_content("neuron_mean", "test1", "dense_2", order=(3, 1))
+    assert decode_order(content) == (3, 1)
+    assert decode_content(content) == {
+        "quantity": "neuron_mean",
+        "dataset": "test1",
+        "layer": "dense_2",
+    }
+    assert decode_order(encode_content("model_auc", "test1")) == (-1, -1)
+    assert decode_order(b"not json") == (-1, -1)

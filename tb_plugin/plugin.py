@@ -1,0 +1,186 @@
+"""The keras_inspect TensorBoard plugin: routes and static files.
+
+Each data route is a thin ``*_route`` that parses and checks the query string (bad parameters
+are a 400 through ``InvalidArgumentError``, missing data a 404 through ``NotFoundError``) and
+calls the pure ``*_impl`` of :mod:`tb_plugin.data`. The routes are documented in ``http_api.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib.util
+import os
+import re
+
+from tensorboard import errors
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tb_plugin import data
+from tb_plugin.metadata import PLUGIN_NAME
+
+__all__ = ["InspectPlugin"]
+
+_STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.(js|css)$")
+_CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
+_QUANTITY = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Static files change only with the package; let the browser keep them for an hour.
+_STATIC_EXPIRES = 3600
+
+
+class InspectPlugin(base_plugin.TBPlugin):
+    """Serves the Inspect tab: run index, scalar series, array values, Keras logs."""
+
+    plugin_name = PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._provider = context.data_provider
+        self._cache = data.TensorCache()
+
+    def get_plugin_apps(self) -> dict:
+        return {
+            "/runs": self.runs_route,
+            "/scalars": self.scalars_route,
+            "/values": self.values_route,
+            "/logs": self.logs_route,
+            "/index.js": self.index_route,
+            "/static/*": self.static_route,
+            "/vendor/plotly.min.js": self.plotly_route,
+        }
+
+    def is_active(self) -> bool:
+        return False  # consulted only when data_plugin_names() have no data
+
+    def data_plugin_names(self) -> tuple[str, ...]:
+        # Native scalars count too, so a logdir with only Keras' scalars opens the tab on the
+        # getting-started hint instead of hiding it.
+        return (PLUGIN_NAME, "scalars")
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Inspect")
+
+    # Data routes ------------------------------------------------------------------------------
+
+    @wrappers.Request.application
+    def runs_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        return _json(request, data.runs_impl(self._provider, ctx, eid))
+
+    @wrappers.Request.application
+    def scalars_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        run = _text(request, "run")
+        quantity = _quantity(request)
+        return _json(request, data.scalars_impl(self._provider, ctx, eid, run, quantity))
+
+    @wrappers.Request.application
+    def values_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        answer = data.values_impl(
+            self._provider,
+            ctx,
+            eid,
+            self._cache,
+            run=_text(request, "run"),
+            quantity=_quantity(request),
+            step=_step(request),
+            dataset=_text(request, "dataset", required=False),
+            layer=_text(request, "layer", required=False),
+        )
+        return _json(request, answer)
+
+    @wrappers.Request.application
+    def logs_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        return _json(request, data.logs_impl(self._provider, ctx, eid, _text(request, "run")))
+
+    # Static files -----------------------------------------------------------------------------
+
+    @wrappers.Request.application
+    def index_route(self, request: wrappers.Request) -> wrappers.Response:
+        return _static(request, "index.js")
+
+    @wrappers.Request.application
+    def static_route(self, request: wrappers.Request) -> wrappers.Response:
+        name = request.path.split("/static/", 1)[-1]
+        if not _STATIC_NAME.match(name):
+            raise errors.NotFoundError(f"no static file {name!r}")
+        return _static(request, name)
+
+    @wrappers.Request.application
+    def plotly_route(self, request: wrappers.Request) -> wrappers.Response:
+        body = _plotly_gzipped()
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            return http_util.Respond(
+                request,
+                body,
+                "text/javascript",
+                content_encoding="gzip",
+                expires=_STATIC_EXPIRES,
+            )
+        return http_util.Respond(
+            request, gzip.decompress(body), "text/javascript", expires=_STATIC_EXPIRES
+        )
+
+
+def _context(request: wrappers.Request):
+    from tensorboard import plugin_util
+
+    return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _json(request: wrappers.Request, answer: dict) -> wrappers.Response:
+    return http_util.Respond(request, answer, "application/json")
+
+
+def _text(request: wrappers.Request, name: str, required: bool = True) -> str | None:
+    value = request.args.get(name)
+    if value is None:
+        if required:
+            raise errors.InvalidArgumentError(f"missing query parameter {name!r}")
+        return None
+    if len(value) > 1000 or "\x00" in value:
+        raise errors.InvalidArgumentError(f"query parameter {name!r} is malformed")
+    return value
+
+
+def _quantity(request: wrappers.Request) -> str:
+    quantity = _text(request, "quantity")
+    if not _QUANTITY.match(quantity):
+        raise errors.InvalidArgumentError(f"quantity {quantity!r} is not a quantity name")
+    return quantity
+
+
+def _step(request: wrappers.Request) -> int:
+    text = _text(request, "step")
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise errors.InvalidArgumentError(f"step must be a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def _static(request: wrappers.Request, name: str) -> wrappers.Response:
+    path = os.path.realpath(os.path.join(_STATIC, name))
+    if not path.startswith(os.path.realpath(_STATIC) + os.sep) or not os.path.isfile(path):
+        raise errors.NotFoundError(f"no static file {name!r}")
+    with open(path, "rb") as handle:
+        body = handle.read()
+    content_type = _CONTENT_TYPES[os.path.splitext(name)[1]]
+    return http_util.Respond(request, body, content_type, expires=_STATIC_EXPIRES)
+
+
+@functools.cache
+def _plotly_gzipped() -> bytes:
+    """plotly.js from the installed ``plotly`` package, compressed once per process."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise errors.NotFoundError(
+            "the 'plotly' Python package is not installed: pip install plotly"
+        )
+    path = os.path.join(spec.submodule_search_locations[0], "package_data", "plotly.min.js")
+    if not os.path.isfile(path):
+        raise errors.NotFoundError(f"plotly.min.js not found in the plotly package ({path})")
+    with open(path, "rb") as handle:
+        return gzip.compress(handle.read(), compresslevel=6)

@@ -1,0 +1,217 @@
+"""Plugin routes through werkzeug's test client, on a logdir made by the CTR example."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tensorboard.backend import application
+from tensorboard.backend.event_processing import data_provider as provider_lib
+from tensorboard.backend.event_processing import plugin_event_multiplexer as multiplexer_lib
+from tensorboard.plugins import base_plugin
+from werkzeug import test as werkzeug_test
+from werkzeug import wrappers
+
+from examples import ctr_drift
+from keras_inspect.writer import InspectWriter
+from tb_plugin import loader, metadata
+from tb_plugin.plugin import InspectPlugin
+
+BASE = "/data/plugin/keras_inspect"
+
+
+def serve(logdir):
+    mux = multiplexer_lib.EventMultiplexer(
+        tensor_size_guidance={metadata.PLUGIN_NAME: 0, "scalars": 0}
+    )
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    provider = provider_lib.MultiplexerDataProvider(mux, str(logdir))
+    context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider)
+    plugin = InspectPlugin(context)
+    app = application.TensorBoardWSGI([plugin], data_provider=provider)
+    return werkzeug_test.Client(app, wrappers.Response), plugin
+
+
+def get(client, route, **params):
+    response = client.get(f"{BASE}/{route}", query_string=params)
+    body = response.get_data()
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        return response.status_code, json.loads(body)
+    return response.status_code, body.decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def ctr_logdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plugin_logs")
+    ctr_drift.main(
+        ["--quick", "--epochs", "2", "--max-samples", "500", "--logdir", str(root / "ctr")]
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(ctr_logdir):
+    return serve(ctr_logdir)[0]
+
+
+@pytest.mark.slow
+def test_runs_lists_axes_in_model_and_user_order(client):
+    status, answer = get(client, "runs")
+    assert status == 200 and answer["version"] == metadata.FORMAT_VERSION
+    (run,) = answer["runs"]
+    assert run["run"] == "ctr"
+    assert run["steps"] == [0, 1]
+    assert run["datasets"] == ["train", *(f"test{d}" for d in range(1, 9))]
+    assert run["layers"] == ["dense_1", "dense_2", "dense_3", "dense_4", "ctr"]
+    assert {"model_auc", "neuron_mean", "correlation_matrix", "probe_auc"} <= set(run["quantities"])
+    assert run["classes"] == ["0", "1"]
+    assert {"loss", "val_loss"} <= set(run["logs"])
+
+
+@pytest.mark.slow
+def test_scalars_match_what_ki_load_reads(client, ctr_logdir):
+    import keras_inspect as ki
+
+    frame = ki.load(ctr_logdir)
+    status, answer = get(client, "scalars", run="ctr", quantity="probe_auc")
+    assert status == 200
+    assert len(answer["series"]) == 9 * 5
+    first = answer["series"][0]
+    assert (first["layer"], first["dataset"]) == ("dense_1", "train")
+    expected = frame[
+        (frame.quantity == "probe_auc") & (frame.layer == "dense_1") & (frame.dataset == "train")
+    ].sort_values("step")
+    assert first["steps"] == expected.step.tolist()
+    np.testing.assert_allclose(first["values"], expected.value.astype(float), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_values_pick_the_latest_checkpoint_at_or_before_step(client, ctr_logdir):
+    import keras_inspect as ki
+
+    frame = ki.load(ctr_logdir)
+    status, answer = get(
+        client,
+        "values",
+        run="ctr",
+        quantity="neuron_mean",
+        step=500,
+        layer="dense_4",
+        dataset="test3",
+    )
+    assert status == 200 and answer["step"] == 1
+    (cell,) = answer["cells"]
+    expected = frame[
+        (frame.quantity == "neuron_mean")
+        & (frame.layer == "dense_4")
+        & (frame.dataset == "test3")
+        & (frame.step == 1)
+    ].value.iloc[0]
+    assert cell["shape"] == [32]
+    np.testing.assert_allclose(cell["values"], expected, atol=1e-4)
+    status, answer = get(
+        client,
+        "values",
+        run="ctr",
+        quantity="correlation_matrix",
+        step=0,
+        layer="dense_2",
+        dataset="train",
+    )
+    assert answer["step"] == 0 and answer["cells"][0]["shape"] == [128, 128]
+    status, answer = get(
+        client, "values", run="ctr", quantity="model_score_histogram", step=1, dataset="test1"
+    )
+    assert sorted(c["extra"]["class"] for c in answer["cells"]) == ["0", "1"]
+    assert all(c["shape"][1] == 3 for c in answer["cells"])
+
+
+@pytest.mark.slow
+def test_logs_come_from_the_callback_and_from_keras_runs(client):
+    status, answer = get(client, "logs", run="ctr")
+    assert status == 200
+    sources = {(s["name"], s["source"]) for s in answer["series"]}
+    assert {("loss", "inspect"), ("loss", "train"), ("loss", "validation")} <= sources
+    assert all(len(s["steps"]) == len(s["values"]) == 2 for s in answer["series"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("route", "params", "status", "text"),
+    [
+        ("scalars", {"quantity": "model_auc"}, 400, "missing query parameter 'run'"),
+        ("scalars", {"run": "ctr"}, 400, "missing query parameter 'quantity'"),
+        ("scalars", {"run": "ctr", "quantity": "<b>"}, 400, "not a quantity name"),
+        ("scalars", {"run": "nope", "quantity": "model_auc"}, 404, "no keras_inspect run"),
+        ("scalars", {"run": "ctr", "quantity": "neuron_mean"}, 404, "no scalar quantity"),
+        (
+            "values",
+            {"run": "ctr", "quantity": "neuron_mean"},
+            400,
+            "missing query parameter 'step'",
+        ),
+        ("values", {"run": "ctr", "quantity": "neuron_mean", "step": "-1"}, 400, "non-negative"),
+        ("values", {"run": "ctr", "quantity": "neuron_mean", "step": "1e3"}, 400, "non-negative"),
+        ("values", {"run": "ctr", "quantity": "model_auc", "step": "1"}, 404, "no array quantity"),
+        (
+            "values",
+            {"run": "ctr", "quantity": "neuron_mean", "step": "1", "layer": "x"},
+            404,
+            "for layer 'x'",
+        ),
+        ("logs", {"run": "nope"}, 404, "no keras_inspect run"),
+        ("static/../plugin.py", {}, 404, ""),
+        ("static/nothing.js", {}, 404, "no static file"),
+    ],
+)
+def test_bad_parameters_are_4xx(client, route, params, status, text):
+    code, body = get(client, route, **params)
+    assert code == status
+    assert text in str(body)
+
+
+def test_hostile_names_are_data_and_newer_formats_are_skipped(tmp_path):
+    hostile = "<img src=x onerror=alert(1)>"
+    with InspectWriter(tmp_path / hostile) as writer:
+        writer.write(
+            0, "neuron_mean", np.array([1.0, np.float32(2.5)]), dataset="a&b", layer="<script>"
+        )
+        writer.write(0, "model_auc", 0.75, dataset="a&b")
+        writer.write_scalar(0, metadata.keras_log_tag("loss"), 0.5)
+    client, _ = serve(tmp_path)
+    status, answer = get(client, "runs")
+    (run,) = answer["runs"]
+    assert run["run"] == hostile and run["layers"] == ["<script>"] and run["datasets"] == ["a&b"]
+    status, answer = get(client, "values", run=hostile, quantity="neuron_mean", step=0)
+    assert answer["cells"][0]["values"] == [1.0, 2.5]
+
+
+def test_an_empty_logdir_has_no_runs(tmp_path):
+    client, plugin = serve(tmp_path)
+    assert get(client, "runs") == (200, {"version": metadata.FORMAT_VERSION, "runs": []})
+    assert plugin.data_plugin_names() == (metadata.PLUGIN_NAME, "scalars")
+    assert plugin.frontend_metadata().tab_name == "Inspect"
+
+
+def test_static_files_and_plotly_are_served(tmp_path):
+    client, _ = serve(tmp_path)
+    response = client.get(f"{BASE}/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Type"].startswith("text/javascript")
+    plain = client.get(f"{BASE}/vendor/plotly.min.js")
+    assert b"plotly" in plain.get_data()[:2000].lower()
+
+
+def test_loader_keeps_every_checkpoint_unless_told_otherwise():
+    class Flags:
+        samples_per_plugin = {"images": 5}
+
+    flags = Flags()
+    loader.InspectLoader().fix_flags(flags)
+    assert flags.samples_per_plugin == {"images": 5, "keras_inspect": 0}
+    flags.samples_per_plugin = {"keras_inspect": 7}
+    loader.InspectLoader().fix_flags(flags)
+    assert flags.samples_per_plugin == {"keras_inspect": 7}
