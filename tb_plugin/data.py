@@ -8,6 +8,7 @@ TENSOR, both under the plugin name of :mod:`tb_plugin.metadata`, so both listing
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -37,6 +38,7 @@ __all__ = [
     "build_index",
     "logs_impl",
     "run_name",
+    "tb_run_of",
     "runs_impl",
     "scalars_impl",
     "values_impl",
@@ -105,31 +107,44 @@ def run_name(tb_run: str) -> str | None:
     return tb_run[: -len(suffix)] if tb_run.endswith(suffix) else None
 
 
-def build_index(provider: Any, ctx: Any, experiment_id: str) -> Index:
-    """List the plugin's scalars and tensors and group them by run (metadata only, no values)."""
+def tb_run_of(run: str) -> str:
+    """The TensorBoard run that holds run ``run``'s data: ``ctr`` -> ``ctr/inspect``."""
+    return RUN_SUBDIR if run == "." else f"{run}/{RUN_SUBDIR}"
+
+
+def build_index(provider: Any, ctx: Any, experiment_id: str, run: str | None = None) -> Index:
+    """List the plugin's scalars and tensors and group them by run (metadata only, no values).
+
+    With ``run`` given only that run is listed, which keeps single-run routes fast in a logdir
+    of many runs.
+    """
     runs: dict[str, RunInfo] = {}
-    for is_scalar, listing in (
-        (True, provider.list_scalars(ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME)),
-        (False, provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME)),
-    ):
+    only = None if run is None else provider_lib.RunTagFilter(runs=[tb_run_of(run)])
+    listings = []
+    for is_scalar, lister in ((True, provider.list_scalars), (False, provider.list_tensors)):
+        listing = lister(
+            ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME, run_tag_filter=only
+        )
+        listings.append((is_scalar, listing))
+    for is_scalar, listing in listings:
         for tb_run, tags in listing.items():
             name = run_name(tb_run)
             if name is None:
                 continue
             info = runs.setdefault(name, RunInfo(name, tb_run))
             for tag, meta in tags.items():
-                axes = decode_content(meta.plugin_content)
-                if axes is None:
+                decoded = _decode(bytes(meta.plugin_content))
+                if decoded is None:
                     continue  # newer format or foreign data: skipped, never fatal
-                extra = {k: axes[k] for k in EXTRA_AXES if k in axes}
+                axes, extra, order = decoded
                 info.series.append(
                     SeriesInfo(
                         tag=tag,
                         quantity=axes["quantity"],
                         dataset=axes["dataset"],
                         layer=axes["layer"],
-                        extra=extra,
-                        order=decode_order(meta.plugin_content),
+                        extra=dict(extra),
+                        order=order,
                         is_scalar=is_scalar,
                         max_step=int(meta.max_step),
                         last_modified=float(getattr(meta, "last_modified", 0.0) or 0.0),
@@ -163,7 +178,7 @@ def runs_impl(provider: Any, ctx: Any, experiment_id: str) -> dict:
 
 def scalars_impl(provider: Any, ctx: Any, experiment_id: str, run: str, quantity: str) -> dict:
     """The ``/scalars`` answer: every series of one scalar quantity of one run."""
-    info = build_index(provider, ctx, experiment_id).run(run)
+    info = build_index(provider, ctx, experiment_id, run).run(run)
     series = [s for s in info.of(quantity) if s.is_scalar]
     if not series:
         raise errors.NotFoundError(f"run {run!r} has no scalar quantity {quantity!r}")
@@ -201,7 +216,7 @@ def values_impl(
     layer: str | None = None,
 ) -> dict:
     """The ``/values`` answer: array cells of one quantity at the latest checkpoint <= step."""
-    info = build_index(provider, ctx, experiment_id).run(run)
+    info = build_index(provider, ctx, experiment_id, run).run(run)
     series = [
         s
         for s in info.of(quantity)
@@ -239,9 +254,8 @@ def values_impl(
 
 def logs_impl(provider: Any, ctx: Any, experiment_id: str, run: str) -> dict:
     """The ``/logs`` answer: Keras' loss and metrics of a run, from every source."""
-    listing = _log_listing(provider, ctx, experiment_id)
-    index = build_index(provider, ctx, experiment_id)
-    if run not in index.runs and run not in listing:
+    listing = _log_listing(provider, ctx, experiment_id, run)
+    if run not in listing and run not in build_index(provider, ctx, experiment_id, run).runs:
         raise errors.NotFoundError(f"no keras_inspect run named {run!r}")
     wanted = listing.get(run, [])
     by_tb_run: dict[str, list[str]] = {}
@@ -319,9 +333,19 @@ class TensorCache:
         return result
 
 
-def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, tuple[str, str]]]]:
+def _log_listing(
+    provider, ctx, experiment_id, run: str | None = None
+) -> dict[str, list[tuple[str, tuple[str, str]]]]:
     """run -> [(metric name, (tb_run, tag))] from the callback's copies and Keras' own runs."""
-    listing = provider.list_scalars(ctx, experiment_id=experiment_id, plugin_name="scalars")
+    only = None
+    if run is not None:
+        prefix = "" if run == "." else run + "/"
+        only = provider_lib.RunTagFilter(
+            runs=[tb_run_of(run), *(prefix + source for source in _KERAS_SOURCES)]
+        )
+    listing = provider.list_scalars(
+        ctx, experiment_id=experiment_id, plugin_name="scalars", run_tag_filter=only
+    )
     found: dict[str, list] = {}
     for tb_run, tags in listing.items():
         name = run_name(tb_run)
@@ -362,6 +386,16 @@ def _steps(provider, ctx, experiment_id, index: Index) -> dict[str, list[int]]:
         name: sorted({int(p.step) for p in data.get(tb_run, {}).get(tag, [])})
         for name, (tb_run, tag) in chosen.items()
     }
+
+
+@functools.lru_cache(maxsize=65536)
+def _decode(content: bytes):
+    # Every request lists every series again; their metadata never changes, so decode once.
+    axes = decode_content(content)
+    if axes is None:
+        return None
+    extra = tuple((k, axes[k]) for k in EXTRA_AXES if k in axes)
+    return axes, extra, decode_order(content)
 
 
 def _natural(name: str) -> list:

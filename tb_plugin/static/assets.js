@@ -1,0 +1,42 @@
+// Loads the dashboard's stylesheet and plotly.js, both served by the plugin itself (the
+// TensorBoard CSP allows same-origin scripts only, and no inline scripts). URLs are relative to
+// the document's <base href>.
+
+let plotlyPromise = null;
+
+/** Resolves with window.Plotly once ./vendor/plotly.min.js has run (loaded at most once). */
+export function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyPromise) {
+    plotlyPromise = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "./vendor/plotly.min.js";
+      script.async = true;
+      script.addEventListener("load", () => {
+        if (window.Plotly) resolve(window.Plotly);
+        else reject(new Error("plotly.js loaded but did not define window.Plotly"));
+      });
+      script.addEventListener("error", () => reject(new Error("could not load plotly.js")));
+      document.head.append(script);
+    });
+    plotlyPromise.catch(() => {
+      plotlyPromise = null; // allow a retry on the next reload
+    });
+  }
+  return plotlyPromise;
+}
+
+/** Adds the stylesheet (once) and resolves when it has loaded or failed. */
+export function loadStyle(href = "./static/style.css") {
+  const existing = document.querySelector("link[data-ki-style]");
+  if (existing) return Promise.resolve();
+  return new Promise((resolve) => {
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = href;
+    link.setAttribute("data-ki-style", "");
+    link.addEventListener("load", () => resolve());
+    link.addEventListener("error", () => resolve()); // unstyled beats blank
+    document.head.append(link);
+  });
+}

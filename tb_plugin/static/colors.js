@@ -1,0 +1,89 @@
+// Colour scheme, shared by every panel:
+//   * colour = run. Each run gets one colour for the whole session, from a 10-colour palette,
+//     chosen by a hash of its name (so a run keeps its colour when other runs are added); when
+//     two runs hash to the same slot the later one takes the next free slot, until the palette is
+//     exhausted. The selector swatch shows the same colour.
+//   * line style = dataset. Within a run, datasets are told apart by dash style and marker
+//     symbol (lines) or by fill opacity and hatching (bars), in the order the datasets were
+//     first seen, so `train` (usually first) is always solid.
+//   * any further axis (layer, class, metric) is split into subplots, never encoded in colour.
+
+export const PALETTE = [
+  "#1f77b4", // blue
+  "#d62728", // red
+  "#2ca02c", // green
+  "#ff7f0e", // orange
+  "#9467bd", // purple
+  "#17becf", // cyan
+  "#8c564b", // brown
+  "#e377c2", // pink
+  "#7f7f7f", // grey
+  "#bcbd22", // olive
+];
+
+const DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
+const SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "pentagon"];
+const PATTERNS = ["", "/", ".", "x", "\\", "+", "-", "|"];
+const OPACITIES = [0.95, 0.55, 0.75, 0.4, 0.85, 0.6, 0.7, 0.5];
+
+/** 32-bit FNV-1a hash of a string (over UTF-16 code units). */
+export function hashName(name) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i += 1) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+const assigned = new Map(); // run name -> palette index, for the whole session
+
+/**
+ * Gives colours to runs not seen before, in the order given (pass them sorted so the first
+ * session with a given set of runs is deterministic). Runs already coloured keep their colour.
+ */
+export function assignRunColors(runNames) {
+  const used = new Set(assigned.values());
+  for (const name of runNames) {
+    if (assigned.has(name)) continue;
+    const home = hashName(name) % PALETTE.length;
+    let slot = home;
+    if (used.size < PALETTE.length) {
+      while (used.has(slot)) slot = (slot + 1) % PALETTE.length;
+    }
+    assigned.set(name, slot);
+    used.add(slot);
+  }
+}
+
+/** The colour of a run (assigning one on first use). */
+export function runColor(name) {
+  if (!assigned.has(name)) assignRunColors([name]);
+  return PALETTE[assigned.get(name)];
+}
+
+/**
+ * Line and bar styles for the dataset at position `index` of the global dataset order:
+ * {dash, symbol, pattern, opacity}.
+ */
+export function datasetStyle(index) {
+  const i = Math.max(0, index);
+  return {
+    dash: DASHES[i % DASHES.length],
+    symbol: SYMBOLS[i % SYMBOLS.length],
+    pattern: PATTERNS[i % PATTERNS.length],
+    opacity: OPACITIES[i % OPACITIES.length],
+  };
+}
+
+/** SVG stroke-dasharray for a Plotly dash name, for the little key drawn in the selectors. */
+export function dashArray(dash) {
+  return {
+    solid: "",
+    dash: "6 4",
+    dot: "2 3",
+    dashdot: "6 3 2 3",
+    longdash: "10 4",
+    longdashdot: "10 3 2 3",
+  }[dash] || "";
+}

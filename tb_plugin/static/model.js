@@ -1,0 +1,87 @@
+// Data access: the only module that knows the plugin's URLs. Every URL is relative to the
+// document's <base href> (plugin/keras_inspect/), so it also works under --path_prefix.
+// Responses are cached in memory, keyed by URL; the cache holds promises so that two panels
+// asking for the same thing share one request, and it is cleared when TensorBoard reloads.
+
+const MAX_ENTRIES = 600;
+const cache = new Map(); // url -> Promise<json>, in least-recently-used order
+
+/** An HTTP failure, with the status and the server's one-line reason. */
+export class FetchError extends Error {
+  constructor(url, status, reason) {
+    const route = url.split("?")[0].replace(/^\.\//, "/");
+    super(`${route} failed (${status})${reason ? `: ${reason}` : ""}`);
+    this.name = "FetchError";
+    this.status = status;
+  }
+}
+
+async function getJson(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) {
+    let reason = "";
+    try {
+      reason = (await response.text()).split("\n")[0].trim().slice(0, 200);
+    } catch (_) {
+      reason = response.statusText;
+    }
+    throw new FetchError(url, response.status, reason);
+  }
+  return response.json();
+}
+
+function cached(url) {
+  const hit = cache.get(url);
+  if (hit) {
+    cache.delete(url); // refresh its place in the LRU order
+    cache.set(url, hit);
+    return hit;
+  }
+  const promise = getJson(url);
+  cache.set(url, promise);
+  // A failure is not cached; this handler also keeps the stored promise from ever being an
+  // unhandled rejection (callers get their own rejection through the returned promise).
+  promise.catch(() => {
+    if (cache.get(url) === promise) cache.delete(url);
+  });
+  while (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value);
+  return promise;
+}
+
+function url(route, params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null) query.set(key, String(value));
+  }
+  const text = query.toString();
+  return text ? `./${route}?${text}` : `./${route}`;
+}
+
+/** Drops every cached response (called on TensorBoard's reload). */
+export function clearCache() {
+  cache.clear();
+}
+
+/** GET /runs: {version, runs: [{run, steps, datasets, layers, quantities, classes, logs}]}. */
+export function fetchRuns() {
+  // Never cached: this is what tells the dashboard that something changed.
+  return getJson(url("runs", {}));
+}
+
+/** GET /scalars: {run, quantity, series: [{dataset, layer, extra, steps, values}]}. */
+export function fetchScalars(run, quantity) {
+  return cached(url("scalars", { run, quantity }));
+}
+
+/**
+ * GET /values: {run, quantity, step, cells: [{dataset, layer, extra, shape, values}]}.
+ * `dataset` and `layer` are optional filters.
+ */
+export function fetchValues(run, quantity, step, { dataset, layer } = {}) {
+  return cached(url("values", { run, quantity, step, dataset, layer }));
+}
+
+/** GET /logs: {run, series: [{name, source, steps, values}]}. */
+export function fetchLogs(run) {
+  return cached(url("logs", { run }));
+}

@@ -1,0 +1,99 @@
+// Small helpers shared by the panel modules: per-run fetching that survives partial failures,
+// series lookups at a step, and trace builders that apply the colour scheme (colors.js).
+
+import { datasetStyle, runColor } from "./colors.js";
+import { traceName, hover } from "./charts.js";
+import { errorText } from "./dom.js";
+
+/**
+ * Runs `fn(runInfo)` for every run in parallel. Returns {ok: [{run, value}], failed:
+ * [{run, error}]}, both in the order of `runs`; `fn` may return undefined to skip a run.
+ */
+export async function perRun(runs, fn) {
+  const settled = await Promise.allSettled(runs.map((run) => fn(run)));
+  const ok = [];
+  const failed = [];
+  settled.forEach((result, i) => {
+    if (result.status === "fulfilled") {
+      if (result.value !== undefined) ok.push({ run: runs[i], value: result.value });
+    } else {
+      failed.push({ run: runs[i], error: result.reason });
+    }
+  });
+  return { ok, failed };
+}
+
+/** One line describing failed runs, or "" when none failed. */
+export function failureText(failed) {
+  if (!failed.length) return "";
+  const first = failed[0];
+  const more = failed.length > 1 ? ` (and ${failed.length - 1} more run${failed.length > 2 ? "s" : ""})` : "";
+  return `Could not load ${first.run.run}: ${errorText(first.error)}${more}`;
+}
+
+/** The value of a (steps, values) series at the latest step <= `step`, or null. */
+export function valueAt(steps, values, step) {
+  if (step === null || step === undefined) return null;
+  let found = null;
+  for (let i = 0; i < steps.length; i += 1) {
+    if (steps[i] <= step) found = values[i];
+    else break;
+  }
+  return found === undefined ? null : found;
+}
+
+export { stepAtOrBefore } from "./state.js";
+
+const flatCache = new WeakMap();
+
+/** A cell's nested `values` flattened to one array (memoised per cell object). */
+export function flatValues(cell) {
+  if (!flatCache.has(cell)) {
+    const values = Array.isArray(cell.values) ? cell.values.flat(Infinity) : [cell.values];
+    flatCache.set(cell, values);
+  }
+  return flatCache.get(cell);
+}
+
+const indexCache = new Map();
+
+/** [0, 1, ..., n-1], shared between calls so Plotly.react sees an unchanged array. */
+export function indices(n) {
+  if (!indexCache.has(n)) indexCache.set(n, Array.from({ length: n }, (_, i) => i));
+  return indexCache.get(n);
+}
+
+/** Sorts `items` by the position of `key(item)` in `order` (unknown keys last, stable). */
+export function byOrder(items, order, key) {
+  const rank = new Map(order.map((name, i) => [name, i]));
+  return [...items].sort((a, b) => (rank.get(key(a)) ?? 1e9) - (rank.get(key(b)) ?? 1e9));
+}
+
+/**
+ * A line trace for one (run, dataset) pair: colour from the run, dash and marker from the
+ * dataset. `suffix` picks the subplot ("" = x/y). `label` overrides the dataset part of the name.
+ * Raw (unescaped) names are kept in `meta` for whoever reads the trace data.
+ */
+export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel = "step", yLabel = "value", dash, extra = {} }) {
+  const style = datasetStyle(ctx.datasetIndex(dataset));
+  const markers = x.length <= 60;
+  return {
+    type: "scatter",
+    mode: markers ? "lines+markers" : "lines",
+    x,
+    y,
+    name: traceName(run, label ?? dataset),
+    meta: { run, dataset, ...extra },
+    xaxis: `x${suffix}`,
+    yaxis: `y${suffix}`,
+    connectgaps: false,
+    line: { color: runColor(run), width: 2, dash: dash ?? style.dash },
+    marker: { color: runColor(run), size: 5, symbol: style.symbol },
+    hovertemplate: hover(xLabel, yLabel),
+  };
+}
+
+/** Joins the non-empty parts of a panel's note line. */
+export function joinNotes(...parts) {
+  return parts.filter(Boolean).join(" · ");
+}

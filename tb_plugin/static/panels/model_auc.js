@@ -1,0 +1,40 @@
+// Fig. 1 of Guo et al.: ROC AUC of the model output per dataset over training steps, one line
+// per (run, dataset). Clicking a point moves the checkpoint cursor.
+
+import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines } from "../charts.js";
+import { failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+
+export default {
+  id: "model_auc",
+  title: "Model AUC per dataset",
+  description: "ROC AUC of the model output on each dataset over training (Guo et al., Fig. 1): test curves that fall while train rises mean over-fitting.",
+  quantities: ["model_auc"],
+
+  async render(container, ctx) {
+    const runs = ctx.runs.filter((r) => r.quantities.includes("model_auc"));
+    const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, "model_auc"));
+    if (!ctx.isCurrent()) return;
+    if (!ok.length) {
+      setMessage(container, "note", failureText(failed));
+      removeCharts(container);
+      return;
+    }
+    const shown = new Set(ctx.state.datasets);
+    const traces = [];
+    for (const { run, value } of ok) {
+      for (const s of value.series || []) {
+        if (!shown.has(s.dataset)) continue;
+        const label = s.extra && s.extra.class ? `${s.dataset} class ${s.extra.class}` : s.dataset;
+        traces.push(lineTrace(ctx, { run: run.run, dataset: s.dataset, label, x: s.steps, y: s.values, yLabel: "AUC" }));
+      }
+    }
+    setMessage(container, "note", joinNotes(failureText(failed), traces.length ? "" : "None of the shown datasets has model_auc."));
+    const layout = {
+      xaxis: { title: axisTitle("step") },
+      yaxis: { title: axisTitle("AUC") },
+      shapes: stepLines(ctx.state.step),
+      margin: { l: 60, r: 16, t: 16, b: 44 },
+    };
+    await draw(chartDiv(container, "model_auc"), traces, layout, ctx, { onStep: (step) => ctx.setStep(step) });
+  },
+};

@@ -1,0 +1,181 @@
+// The selection (which runs, datasets, layer and checkpoint the user looks at), kept consistent
+// with the catalogue of runs from /runs, with subscribe/notify.
+//
+// Defaults: every run selected, every dataset shown, focus dataset "train" (else the first),
+// the first layer, the latest step. Selections are stored as what the user turned OFF, so runs
+// and datasets that appear on a reload are shown, and what the user hid stays hidden.
+
+function unionInOrder(lists) {
+  const seen = new Set();
+  const out = [];
+  for (const list of lists) {
+    for (const item of list || []) {
+      if (!seen.has(item)) {
+        seen.add(item);
+        out.push(item);
+      }
+    }
+  }
+  return out;
+}
+
+/** The latest element of sorted `steps` that is <= `step`, or null. */
+export function stepAtOrBefore(steps, step) {
+  let found = null;
+  for (const s of steps) {
+    if (s <= step) found = s;
+    else break;
+  }
+  return found;
+}
+
+export class Selection {
+  constructor() {
+    this.catalog = []; // [{run, steps, datasets, layers, quantities, classes, logs}]
+    this.hiddenRuns = new Set();
+    this.hiddenDatasets = new Set();
+    this.dataset = null; // focus dataset (single-dataset views such as the correlation heatmap)
+    this.layer = null;
+    this.step = null;
+    this.followLatest = true; // the step tracks the newest checkpoint until the user moves it
+    this.listeners = new Set();
+  }
+
+  subscribe(listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  notify(changed) {
+    for (const listener of [...this.listeners]) listener(this, changed);
+  }
+
+  // ----- derived views -------------------------------------------------------------------
+
+  get allRunNames() {
+    return this.catalog.map((r) => r.run);
+  }
+
+  /** Run infos of the selected runs, in catalogue (name) order. */
+  get selectedRuns() {
+    return this.catalog.filter((r) => !this.hiddenRuns.has(r.run));
+  }
+
+  get runs() {
+    return this.selectedRuns.map((r) => r.run);
+  }
+
+  /** Runs whose datasets/layers/steps feed the selectors: the selected ones, or all if none. */
+  get scopeRuns() {
+    const selected = this.selectedRuns;
+    return selected.length ? selected : this.catalog;
+  }
+
+  /** Every dataset of every run, in order of first appearance: the order behind line styles. */
+  get datasetOrder() {
+    return unionInOrder(this.catalog.map((r) => r.datasets));
+  }
+
+  /** Datasets offered by the selectors (those of the selected runs). */
+  get availableDatasets() {
+    return unionInOrder(this.scopeRuns.map((r) => r.datasets));
+  }
+
+  /** Datasets drawn in overlay panels. */
+  get datasets() {
+    return this.availableDatasets.filter((d) => !this.hiddenDatasets.has(d));
+  }
+
+  get availableLayers() {
+    return unionInOrder(this.scopeRuns.map((r) => r.layers));
+  }
+
+  /** Union of the checkpoint steps of the selected runs, sorted. */
+  get steps() {
+    const all = new Set();
+    for (const r of this.scopeRuns) for (const s of r.steps || []) all.add(s);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  /** The checkpoint of `runInfo` shown at the current step: latest at or before it, or null. */
+  stepFor(runInfo) {
+    if (this.step === null) return null;
+    return stepAtOrBefore(runInfo.steps || [], this.step);
+  }
+
+  snapshot() {
+    return {
+      runs: this.runs,
+      dataset: this.dataset,
+      datasets: this.datasets,
+      layer: this.layer,
+      step: this.step,
+    };
+  }
+
+  // ----- updates ---------------------------------------------------------------------------
+
+  /** Replaces the catalogue (first load or reload) and repairs the selection. */
+  setCatalog(runInfos) {
+    this.catalog = [...runInfos].sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
+    const names = new Set(this.allRunNames);
+    for (const run of [...this.hiddenRuns]) if (!names.has(run)) this.hiddenRuns.delete(run);
+    this.repair();
+    this.notify(new Set(["catalog", "runs", "dataset", "datasets", "layer", "step"]));
+  }
+
+  /** Keeps dataset, layer and step valid after the catalogue or the run selection changed. */
+  repair() {
+    const datasets = this.availableDatasets;
+    if (!datasets.includes(this.dataset)) {
+      this.dataset = datasets.includes("train") ? "train" : datasets[0] ?? null;
+    }
+    const layers = this.availableLayers;
+    if (!layers.includes(this.layer)) this.layer = layers[0] ?? null;
+    const steps = this.steps;
+    if (!steps.length) {
+      this.step = null;
+    } else if (this.followLatest || this.step === null) {
+      this.step = steps[steps.length - 1];
+    } else if (!steps.includes(this.step)) {
+      this.step = stepAtOrBefore(steps, this.step) ?? steps[0];
+    }
+  }
+
+  setRunSelected(run, selected) {
+    if (selected) this.hiddenRuns.delete(run);
+    else this.hiddenRuns.add(run);
+    this.repair();
+    this.notify(new Set(["runs", "dataset", "datasets", "layer", "step"]));
+  }
+
+  setDatasetShown(dataset, shown) {
+    if (shown) this.hiddenDatasets.delete(dataset);
+    else this.hiddenDatasets.add(dataset);
+    this.notify(new Set(["datasets"]));
+  }
+
+  setDataset(dataset) {
+    if (dataset === this.dataset || !this.availableDatasets.includes(dataset)) return;
+    this.dataset = dataset;
+    this.hiddenDatasets.delete(dataset); // the focus dataset is always drawn
+    this.notify(new Set(["dataset", "datasets"]));
+  }
+
+  setLayer(layer) {
+    if (layer === this.layer || !this.availableLayers.includes(layer)) return;
+    this.layer = layer;
+    this.notify(new Set(["layer"]));
+  }
+
+  /** Moves the checkpoint cursor to the latest checkpoint at or before `step`. */
+  setStep(step) {
+    const steps = this.steps;
+    if (!steps.length || !Number.isFinite(step)) return;
+    const snapped = stepAtOrBefore(steps, step) ?? steps[0];
+    this.followLatest = snapped === steps[steps.length - 1];
+    if (snapped === this.step) return;
+    this.step = snapped;
+    this.notify(new Set(["step"]));
+  }
+}
