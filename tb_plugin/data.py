@@ -293,12 +293,13 @@ class TensorCache:
     The data provider cannot read one step of a series, only all of it; a dashboard that
     scrubs through checkpoints asks for the same series again and again. Entries are keyed by
     (experiment, run, tag) and dropped when the series' max step or modification time changes;
-    the least recently used go first beyond ``max_entries``.
+    the least recently used go first once the arrays held exceed ``max_bytes``.
     """
 
-    def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple, tuple[tuple, list]] = OrderedDict()
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._entries: OrderedDict[tuple, tuple[tuple, list, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def read(self, provider, ctx, experiment_id, tb_run, series) -> dict[str, list]:
@@ -326,10 +327,14 @@ class TensorCache:
                     points = data.get(s.tag, [])
                     result[s.tag] = points
                     key = (experiment_id, tb_run, s.tag)
-                    self._entries[key] = ((s.max_step, s.last_modified), points)
-                    self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                    size = sum(p.numpy.nbytes for p in points)
+                    old = self._entries.pop(key, None)
+                    if old is not None:
+                        self.nbytes -= old[2]
+                    self._entries[key] = ((s.max_step, s.last_modified), points, size)
+                    self.nbytes += size
+                while self.nbytes > self.max_bytes and len(self._entries) > 1:
+                    self.nbytes -= self._entries.popitem(last=False)[1][2]
         return result
 
 

@@ -215,3 +215,34 @@ def test_loader_keeps_every_checkpoint_unless_told_otherwise():
     flags.samples_per_plugin = {"keras_inspect": 7}
     loader.InspectLoader().fix_flags(flags)
     assert flags.samples_per_plugin == {"keras_inspect": 7}
+
+
+def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path):
+    from tb_plugin import data
+
+    with InspectWriter(tmp_path / "run") as writer:
+        for step in range(3):
+            for layer in ("a", "b"):
+                writer.write(step, "neuron_mean", np.full(1000, step, np.float32), layer=layer)
+    client, plugin = serve(tmp_path)
+    calls = []
+    provider = plugin._provider
+    real = provider.read_tensors
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["run_tag_filter"].tags)
+        return real(*args, **kwargs)
+
+    provider.read_tensors = counting
+    for step in (0, 2, 1):
+        status, answer = get(client, "values", run="run", quantity="neuron_mean", step=step)
+        assert status == 200 and answer["cells"][0]["values"][0] == step
+    assert len(calls) == 1  # later steps came from the cache
+    from tensorboard import context as tb_context
+
+    ctx = tb_context.RequestContext()
+    cache = data.TensorCache(max_bytes=5000)
+    index = data.build_index(provider, ctx, "", "run").run("run")
+    cache.read(provider, ctx, "", "run/inspect", index.series[:1])
+    cache.read(provider, ctx, "", "run/inspect", index.series[1:])
+    assert cache.nbytes == 3 * 1000 * 4  # one series of 3 float32 steps; the older one evicted

@@ -2,7 +2,7 @@
 // series lookups at a step, and trace builders that apply the colour scheme (colors.js).
 
 import { datasetStyle, runColor } from "./colors.js";
-import { traceName, hover } from "./charts.js";
+import { hover, removeCharts, setMessage, traceName } from "./charts.js";
 import { errorText } from "./dom.js";
 
 /**
@@ -96,4 +96,17 @@ export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel 
 /** Joins the non-empty parts of a panel's note line. */
 export function joinNotes(...parts) {
   return parts.filter(Boolean).join(" · ");
+}
+
+/**
+ * Shows that nothing could be loaded: one error line, no charts. Returns true when that was the
+ * case (`okCount` is 0), so a panel can `if (allFailed(...)) return;`.
+ */
+export function allFailed(container, okCount, failed, emptyText = "") {
+  if (okCount > 0) return false;
+  removeCharts(container);
+  setMessage(container, "note", "");
+  if (failed.length) setMessage(container, "error", failureText(failed));
+  else setMessage(container, "note", emptyText);
+  return true;
 }

@@ -2,9 +2,9 @@
 // validation dashed. Clicking a point moves the checkpoint cursor (state.step) for every panel;
 // the cursor is the dotted vertical line.
 
-import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, subplotGrid, traceName } from "../charts.js";
+import { axisTitle, chartDiv, draw, hover, setMessage, stepLines, subplotGrid, traceName } from "../charts.js";
 import { runColor } from "../colors.js";
-import { failureText, perRun } from "../panel_kit.js";
+import { allFailed, failureText, perRun } from "../panel_kit.js";
 
 const TRAIN = "training";
 const VALIDATION = "validation";
@@ -47,11 +47,8 @@ export default {
   async render(container, ctx) {
     const { ok, failed } = await perRun(ctx.runs, (run) => ctx.model.fetchLogs(run.run));
     if (!ctx.isCurrent()) return;
+    if (allFailed(container, ok.length, failed)) return;
     setMessage(container, "note", failureText(failed));
-    if (!ok.length) {
-      removeCharts(container);
-      return;
-    }
     const perRunMetrics = ok.map(({ run, value }) => ({ run: run.run, metrics: metricsOf(value.series || []) }));
     const names = metricOrder(new Set(perRunMetrics.flatMap((r) => [...r.metrics.keys()])));
     // Metric names label the y axes (no subplot titles needed).

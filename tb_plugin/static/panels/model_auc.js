@@ -1,8 +1,8 @@
 // Fig. 1 of Guo et al.: ROC AUC of the model output per dataset over training steps, one line
 // per (run, dataset). Clicking a point moves the checkpoint cursor.
 
-import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines } from "../charts.js";
-import { failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+import { axisTitle, chartDiv, draw, setMessage, stepLines } from "../charts.js";
+import { allFailed, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
 
 export default {
   id: "model_auc",
@@ -14,11 +14,7 @@ export default {
     const runs = ctx.runs.filter((r) => r.quantities.includes("model_auc"));
     const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, "model_auc"));
     if (!ctx.isCurrent()) return;
-    if (!ok.length) {
-      setMessage(container, "note", failureText(failed));
-      removeCharts(container);
-      return;
-    }
+    if (allFailed(container, ok.length, failed)) return;
     const shown = new Set(ctx.state.datasets);
     const traces = [];
     for (const { run, value } of ok) {

@@ -1,0 +1,119 @@
+// Fig. 7 of Guo et al.: the layer's average unit std per dataset at the chosen checkpoint
+// (x = dataset, one line per run, for the chosen layer) - a label-free drift signal - and the
+// share of dead units over training, one subplot per layer.
+
+import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, subplotGrid, traceName } from "../charts.js";
+import { runColor } from "../colors.js";
+import { plotlyText } from "../dom.js";
+import { allFailed, byOrder, failureText, joinNotes, lineTrace, perRun, valueAt } from "../panel_kit.js";
+
+async function fetchAll(ctx, quantity) {
+  const runs = ctx.runs.filter((r) => r.quantities.includes(quantity));
+  return { runs, ...(await perRun(runs, (run) => ctx.model.fetchScalars(run.run, quantity))) };
+}
+
+function layerStdTraces(ctx, results) {
+  const layer = ctx.state.layer;
+  const shown = ctx.datasetOrder.filter((d) => ctx.state.datasets.includes(d));
+  const traces = [];
+  for (const { run, value } of results) {
+    const series = (value.series || []).filter((s) => s.layer === layer && shown.includes(s.dataset));
+    if (!series.length) continue;
+    const ordered = byOrder(series, shown, (s) => s.dataset);
+    const runStep = ctx.stepFor(run);
+    traces.push({
+      type: "scatter",
+      mode: "lines+markers",
+      x: ordered.map((s) => plotlyText(s.dataset)),
+      y: ordered.map((s) => valueAt(s.steps, s.values, runStep)),
+      name: traceName(run.run, layer),
+      meta: { run: run.run, layer, datasets: ordered.map((s) => s.dataset), step: runStep },
+      line: { color: runColor(run.run), width: 2 },
+      marker: { color: runColor(run.run), size: 7 },
+      hovertemplate: hover("dataset", "layer std"),
+    });
+  }
+  return { traces, categories: shown.map(plotlyText) };
+}
+
+function deadTraces(ctx, results) {
+  const shown = new Set(ctx.state.datasets);
+  const layers = ctx.layers.filter((layer) =>
+    results.some(({ value }) => (value.series || []).some((s) => s.layer === layer)),
+  );
+  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 4), yGap: 0.22 });
+  const traces = [];
+  layers.forEach((layer, k) => {
+    for (const { run, value } of results) {
+      for (const s of value.series || []) {
+        if (s.layer !== layer || !shown.has(s.dataset)) continue;
+        traces.push(
+          lineTrace(ctx, {
+            run: run.run,
+            dataset: s.dataset,
+            x: s.steps,
+            y: s.values,
+            suffix: grid.suffixes[k],
+            yLabel: "dead fraction",
+            extra: { layer },
+          }),
+        );
+      }
+    }
+  });
+  return { traces, grid, layers };
+}
+
+export default {
+  id: "layer_std",
+  title: "Layer std per dataset and dead units",
+  description: "Average unit std of the chosen layer per dataset at the chosen checkpoint (Guo et al., Fig. 7; needs no labels), and the share of dead units per layer over training.",
+  quantities: ["layer_std", "dead_fraction"],
+  wide: true,
+
+  async render(container, ctx) {
+    const [std, dead] = await Promise.all([fetchAll(ctx, "layer_std"), fetchAll(ctx, "dead_fraction")]);
+    if (!ctx.isCurrent()) return;
+    const failed = [...std.failed, ...dead.failed];
+    if (allFailed(container, std.ok.length + dead.ok.length, failed)) return;
+    const keep = [];
+    const draws = [];
+    const notes = [failureText(failed)];
+
+    if (std.ok.length) {
+      const { traces, categories } = layerStdTraces(ctx, std.ok);
+      if (!traces.length) notes.push(`no layer_std for layer "${ctx.state.layer}"`);
+      keep.push("layer_std");
+      const layout = {
+        xaxis: { title: axisTitle("dataset"), type: "category", categoryorder: "array", categoryarray: categories },
+        yaxis: { title: axisTitle(`layer std (${ctx.state.layer})`) },
+        margin: { l: 60, r: 16, t: 12, b: 44 },
+      };
+      draws.push(draw(chartDiv(container, "layer_std"), traces, layout, ctx));
+    }
+    if (dead.ok.length) {
+      const { traces, grid, layers } = deadTraces(ctx, dead.ok);
+      keep.push("dead_fraction");
+      const div = chartDiv(container, "dead_fraction");
+      div.style.height = `${Math.max(1, grid.rows) * 250}px`;
+      const layout = {
+        ...grid.layout,
+        shapes: stepLines(ctx.state.step, grid.suffixes),
+        margin: { l: 60, r: 16, t: 30, b: 44 },
+      };
+      grid.suffixes.forEach((suffix, k) => {
+        layout[`xaxis${suffix}`].title = axisTitle("step");
+        layout[`yaxis${suffix}`].rangemode = "tozero";
+        if (k === 0) layout[`yaxis${suffix}`].title = axisTitle("dead fraction");
+      });
+      if (layers.length === 1) {
+        layout.yaxis.title = axisTitle(`dead fraction (${layers[0]})`);
+      }
+      draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step) }));
+    }
+    removeCharts(container, keep);
+    notes.push(`checkpoint ≤ ${ctx.state.step}`);
+    setMessage(container, "note", joinNotes(...notes));
+    await Promise.all(draws);
+  },
+};

@@ -1,0 +1,115 @@
+// Fig. 2 of Guo et al.: distribution of the predicted score at the chosen checkpoint, split by
+// label: one subplot per class (class "1" = clicked / positive first, then "0"), one step line
+// per (run, dataset) drawn from the (bins, 3) [left edge, right edge, density] histogram.
+
+import { axisTitle, chartDiv, draw, setMessage, subplotGrid } from "../charts.js";
+import { allFailed, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+
+const QUANTITY = "model_score_histogram";
+const stepCache = new WeakMap();
+
+/** Step-line coordinates (x: edges, y: density) of a (bins, 3) histogram cell, memoised. */
+export function histogramLine(cell) {
+  if (!stepCache.has(cell)) {
+    const rows = Array.isArray(cell.values) ? cell.values : [];
+    const x = [];
+    const y = [];
+    for (const row of rows) {
+      x.push(row[0]);
+      y.push(row[2]);
+    }
+    if (rows.length) {
+      x.push(rows[rows.length - 1][1]);
+      y.push(rows[rows.length - 1][2]);
+    }
+    stepCache.set(cell, { x, y });
+  }
+  return stepCache.get(cell);
+}
+
+/** Class order: positives ("1") first, then negatives ("0"), then the rest as sorted. */
+export function classOrder(classes) {
+  const rank = (c) => (c === "1" ? 0 : c === "0" ? 1 : 2);
+  return [...classes].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function classTitle(cls) {
+  if (cls === "1") return "class 1 (positive / clicked)";
+  if (cls === "0") return "class 0 (negative)";
+  if (cls === "all") return "all samples (no labels)";
+  return `class ${cls}`;
+}
+
+export default {
+  id: "score_hist",
+  title: "Score distribution by label",
+  description: "Histogram of the predicted score at the chosen checkpoint, per label and dataset (Guo et al., Fig. 2).",
+  quantities: [QUANTITY],
+  wide: true,
+
+  async render(container, ctx) {
+    const runs = ctx.runs.filter((r) => r.quantities.includes(QUANTITY));
+    const missing = [];
+    const { ok, failed } = await perRun(runs, (run) => {
+      const step = ctx.stepFor(run);
+      if (step === null) {
+        missing.push(run.run);
+        return undefined;
+      }
+      return ctx.model.fetchValues(run.run, QUANTITY, step);
+    });
+    if (!ctx.isCurrent()) return;
+    const missingText = missing.length ? `${missing.length} run(s) have no checkpoint at or before step ${ctx.state.step}` : "";
+    if (allFailed(container, ok.length, failed, missingText)) return;
+
+    const shown = new Set(ctx.state.datasets);
+    const cells = [];
+    for (const { run, value } of ok) {
+      for (const cell of value.cells || []) {
+        if (shown.has(cell.dataset)) cells.push({ run: run.run, cell, step: value.step });
+      }
+    }
+    const classes = classOrder(new Set(cells.map(({ cell }) => (cell.extra && cell.extra.class) || "all")));
+    const grid = subplotGrid(classes.map(classTitle), { cols: Math.min(classes.length, 2), yGap: 0.25 });
+    const traces = [];
+    classes.forEach((cls, k) => {
+      for (const { run, cell } of cells) {
+        if (((cell.extra && cell.extra.class) || "all") !== cls) continue;
+        const { x, y } = histogramLine(cell);
+        const trace = lineTrace(ctx, {
+          run,
+          dataset: cell.dataset,
+          label: `${cell.dataset} · class ${cls}`,
+          x,
+          y,
+          suffix: grid.suffixes[k],
+          xLabel: "score",
+          yLabel: "density",
+          extra: { class: cls },
+        });
+        trace.mode = "lines";
+        trace.line.shape = "hv";
+        traces.push(trace);
+      }
+    });
+    const usedSteps = [...new Set(ok.map(({ value }) => value.step))];
+    setMessage(
+      container,
+      "note",
+      joinNotes(
+        failureText(failed),
+        missingText,
+        traces.length ? "" : "None of the shown datasets has score histograms.",
+        usedSteps.length === 1 ? `checkpoint ${usedSteps[0]}` : `checkpoints ${usedSteps.join(", ")}`,
+      ),
+    );
+    const div = chartDiv(container, "score_hist");
+    div.style.height = `${Math.max(1, grid.rows) * 300}px`;
+    const layout = { ...grid.layout, margin: { l: 60, r: 16, t: classes.length > 1 ? 30 : 16, b: 44 } };
+    grid.suffixes.forEach((suffix) => {
+      layout[`xaxis${suffix}`].title = axisTitle("predicted score");
+      layout[`yaxis${suffix}`].title = axisTitle("density");
+    });
+    await draw(div, traces, layout, ctx);
+  },
+};
