@@ -12,7 +12,9 @@ import functools
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,18 +34,21 @@ from tb_plugin.metadata import (
 
 __all__ = [
     "Index",
+    "IndexCache",
     "RunInfo",
     "SeriesInfo",
+    "Snapshot",
     "TensorCache",
     "build_index",
     "logs_impl",
     "run_name",
-    "tb_run_of",
     "runs_impl",
     "scalars_impl",
     "values_impl",
 ]
 
+# Listings of scalars, tensors and Keras logs go to the data server side by side.
+_POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="keras-inspect-list")
 # Read-time sample limit: ask for every point (the loader keeps all of ours, see loader.py).
 _ALL = 1_000_000_000
 _KERAS_SOURCES = ("train", "validation")
@@ -107,25 +112,22 @@ def run_name(tb_run: str) -> str | None:
     return tb_run[: -len(suffix)] if tb_run.endswith(suffix) else None
 
 
-def tb_run_of(run: str) -> str:
-    """The TensorBoard run that holds run ``run``'s data: ``ctr`` -> ``ctr/inspect``."""
-    return RUN_SUBDIR if run == "." else f"{run}/{RUN_SUBDIR}"
-
-
-def build_index(provider: Any, ctx: Any, experiment_id: str, run: str | None = None) -> Index:
+def build_index(provider: Any, ctx: Any, experiment_id: str) -> Index:
     """List the plugin's scalars and tensors and group them by run (metadata only, no values).
 
-    With ``run`` given only that run is listed, which keeps single-run routes fast in a logdir
-    of many runs.
+    Always lists every run: measured on TensorBoard's Rust data server with 20 runs, a
+    run-only filter made a listing slower (44 ms) than none (25 ms).
     """
     runs: dict[str, RunInfo] = {}
-    only = None if run is None else provider_lib.RunTagFilter(runs=[tb_run_of(run)])
-    listings = []
-    for is_scalar, lister in ((True, provider.list_scalars), (False, provider.list_tensors)):
-        listing = lister(
-            ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME, run_tag_filter=only
+    listings = list(
+        _POOL.map(
+            lambda pair: (
+                pair[0],
+                pair[1](ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME),
+            ),
+            ((True, provider.list_scalars), (False, provider.list_tensors)),
         )
-        listings.append((is_scalar, listing))
+    )
     for is_scalar, listing in listings:
         for tb_run, tags in listing.items():
             name = run_name(tb_run)
@@ -153,10 +155,54 @@ def build_index(provider: Any, ctx: Any, experiment_id: str, run: str | None = N
     return Index(dict(sorted(runs.items())))
 
 
-def runs_impl(provider: Any, ctx: Any, experiment_id: str) -> dict:
+@dataclass(frozen=True)
+class Snapshot:
+    """What a listing of the experiment found: keras_inspect series and Keras log scalars."""
+
+    index: Index
+    logs: dict[str, list[tuple[str, tuple[str, str]]]]
+    built: float
+
+
+class IndexCache:
+    """The last listing of each experiment, shared by the data routes.
+
+    Listing every series costs tens of milliseconds on a large logdir, and TensorBoard only
+    reloads data every few seconds, so listing on every request would dominate the routes.
+    ``/runs`` always lists afresh (the dashboard calls it on load and after each TensorBoard
+    reload); the other routes reuse that listing while it is younger than ``max_age`` seconds,
+    and list again when asked for a run the listing does not know.
+    """
+
+    def __init__(self, max_age: float = 10.0) -> None:
+        self.max_age = max_age
+        self._snapshots: dict[str, Snapshot] = {}
+        self._lock = threading.Lock()
+
+    def get(self, provider: Any, ctx: Any, experiment_id: str, fresh: bool = False) -> Snapshot:
+        """The experiment's listing, rebuilt when ``fresh`` or too old."""
+        with self._lock:
+            snapshot = self._snapshots.get(experiment_id)
+        if fresh or snapshot is None or time.monotonic() - snapshot.built > self.max_age:
+            index_job = _POOL.submit(build_index, provider, ctx, experiment_id)
+            logs = _log_listing(provider, ctx, experiment_id)
+            snapshot = Snapshot(index_job.result(), logs, time.monotonic())
+            with self._lock:
+                self._snapshots[experiment_id] = snapshot
+        return snapshot
+
+    def run(self, provider: Any, ctx: Any, experiment_id: str, run: str) -> RunInfo:
+        """One run's series; lists again once before answering 404."""
+        snapshot = self.get(provider, ctx, experiment_id)
+        if run not in snapshot.index.runs:
+            snapshot = self.get(provider, ctx, experiment_id, fresh=True)
+        return snapshot.index.run(run)
+
+
+def runs_impl(provider: Any, ctx: Any, experiment_id: str, indexes: IndexCache) -> dict:
     """The ``/runs`` answer: every run with its steps, datasets, layers and quantities."""
-    index = build_index(provider, ctx, experiment_id)
-    logs = _log_listing(provider, ctx, experiment_id)
+    snapshot = indexes.get(provider, ctx, experiment_id, fresh=True)
+    index, logs = snapshot.index, snapshot.logs
     steps = _steps(provider, ctx, experiment_id, index)
     answer = []
     for name, info in index.runs.items():
@@ -176,9 +222,11 @@ def runs_impl(provider: Any, ctx: Any, experiment_id: str) -> dict:
     return {"version": FORMAT_VERSION, "runs": answer}
 
 
-def scalars_impl(provider: Any, ctx: Any, experiment_id: str, run: str, quantity: str) -> dict:
+def scalars_impl(
+    provider: Any, ctx: Any, experiment_id: str, indexes: IndexCache, run: str, quantity: str
+) -> dict:
     """The ``/scalars`` answer: every series of one scalar quantity of one run."""
-    info = build_index(provider, ctx, experiment_id, run).run(run)
+    info = indexes.run(provider, ctx, experiment_id, run)
     series = [s for s in info.of(quantity) if s.is_scalar]
     if not series:
         raise errors.NotFoundError(f"run {run!r} has no scalar quantity {quantity!r}")
@@ -208,6 +256,7 @@ def values_impl(
     provider: Any,
     ctx: Any,
     experiment_id: str,
+    indexes: IndexCache,
     cache: TensorCache,
     run: str,
     quantity: str,
@@ -216,7 +265,7 @@ def values_impl(
     layer: str | None = None,
 ) -> dict:
     """The ``/values`` answer: array cells of one quantity at the latest checkpoint <= step."""
-    info = build_index(provider, ctx, experiment_id, run).run(run)
+    info = indexes.run(provider, ctx, experiment_id, run)
     series = [
         s
         for s in info.of(quantity)
@@ -252,12 +301,14 @@ def values_impl(
     return {"run": run, "quantity": quantity, "step": int(chosen), "cells": cells}
 
 
-def logs_impl(provider: Any, ctx: Any, experiment_id: str, run: str) -> dict:
+def logs_impl(provider: Any, ctx: Any, experiment_id: str, indexes: IndexCache, run: str) -> dict:
     """The ``/logs`` answer: Keras' loss and metrics of a run, from every source."""
-    listing = _log_listing(provider, ctx, experiment_id, run)
-    if run not in listing and run not in build_index(provider, ctx, experiment_id, run).runs:
-        raise errors.NotFoundError(f"no keras_inspect run named {run!r}")
-    wanted = listing.get(run, [])
+    snapshot = indexes.get(provider, ctx, experiment_id)
+    if run not in snapshot.logs and run not in snapshot.index.runs:
+        snapshot = indexes.get(provider, ctx, experiment_id, fresh=True)
+        if run not in snapshot.logs and run not in snapshot.index.runs:
+            raise errors.NotFoundError(f"no keras_inspect run named {run!r}")
+    wanted = snapshot.logs.get(run, [])
     by_tb_run: dict[str, list[str]] = {}
     for _, (tb_run, tag) in wanted:
         by_tb_run.setdefault(tb_run, []).append(tag)
@@ -338,19 +389,9 @@ class TensorCache:
         return result
 
 
-def _log_listing(
-    provider, ctx, experiment_id, run: str | None = None
-) -> dict[str, list[tuple[str, tuple[str, str]]]]:
+def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, tuple[str, str]]]]:
     """run -> [(metric name, (tb_run, tag))] from the callback's copies and Keras' own runs."""
-    only = None
-    if run is not None:
-        prefix = "" if run == "." else run + "/"
-        only = provider_lib.RunTagFilter(
-            runs=[tb_run_of(run), *(prefix + source for source in _KERAS_SOURCES)]
-        )
-    listing = provider.list_scalars(
-        ctx, experiment_id=experiment_id, plugin_name="scalars", run_tag_filter=only
-    )
+    listing = provider.list_scalars(ctx, experiment_id=experiment_id, plugin_name="scalars")
     found: dict[str, list] = {}
     for tb_run, tags in listing.items():
         name = run_name(tb_run)

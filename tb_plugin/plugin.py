@@ -38,6 +38,7 @@ class InspectPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context: base_plugin.TBContext) -> None:
         self._provider = context.data_provider
+        self._indexes = data.IndexCache()
         self._cache = data.TensorCache()
 
     def get_plugin_apps(self) -> dict:
@@ -67,14 +68,16 @@ class InspectPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def runs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
-        return _json(request, data.runs_impl(self._provider, ctx, eid))
+        return _json(request, data.runs_impl(self._provider, ctx, eid, self._indexes))
 
     @wrappers.Request.application
     def scalars_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         run = _text(request, "run")
         quantity = _quantity(request)
-        return _json(request, data.scalars_impl(self._provider, ctx, eid, run, quantity))
+        return _json(
+            request, data.scalars_impl(self._provider, ctx, eid, self._indexes, run, quantity)
+        )
 
     @wrappers.Request.application
     def values_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -83,6 +86,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             self._provider,
             ctx,
             eid,
+            self._indexes,
             self._cache,
             run=_text(request, "run"),
             quantity=_quantity(request),
@@ -95,7 +99,9 @@ class InspectPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def logs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
-        return _json(request, data.logs_impl(self._provider, ctx, eid, _text(request, "run")))
+        return _json(
+            request, data.logs_impl(self._provider, ctx, eid, self._indexes, _text(request, "run"))
+        )
 
     # Static files -----------------------------------------------------------------------------
 

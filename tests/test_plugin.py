@@ -31,7 +31,7 @@ def serve(logdir):
     context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider)
     plugin = InspectPlugin(context)
     app = application.TensorBoardWSGI([plugin], data_provider=provider)
-    return werkzeug_test.Client(app, wrappers.Response), plugin
+    return werkzeug_test.Client(app, wrappers.Response), plugin, mux
 
 
 def get(client, route, **params):
@@ -180,7 +180,7 @@ def test_hostile_names_are_data_and_newer_formats_are_skipped(tmp_path):
         )
         writer.write(0, "model_auc", 0.75, dataset="a&b")
         writer.write_scalar(0, metadata.keras_log_tag("loss"), 0.5)
-    client, _ = serve(tmp_path)
+    client, _, _ = serve(tmp_path)
     status, answer = get(client, "runs")
     (run,) = answer["runs"]
     assert run["run"] == hostile and run["layers"] == ["<script>"] and run["datasets"] == ["a&b"]
@@ -189,14 +189,14 @@ def test_hostile_names_are_data_and_newer_formats_are_skipped(tmp_path):
 
 
 def test_an_empty_logdir_has_no_runs(tmp_path):
-    client, plugin = serve(tmp_path)
+    client, plugin, _ = serve(tmp_path)
     assert get(client, "runs") == (200, {"version": metadata.FORMAT_VERSION, "runs": []})
     assert plugin.data_plugin_names() == (metadata.PLUGIN_NAME, "scalars")
     assert plugin.frontend_metadata().tab_name == "Inspect"
 
 
 def test_static_files_and_plotly_are_served(tmp_path):
-    client, _ = serve(tmp_path)
+    client, _, _ = serve(tmp_path)
     response = client.get(f"{BASE}/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
@@ -224,7 +224,7 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
         for step in range(3):
             for layer in ("a", "b"):
                 writer.write(step, "neuron_mean", np.full(1000, step, np.float32), layer=layer)
-    client, plugin = serve(tmp_path)
+    client, plugin, _ = serve(tmp_path)
     calls = []
     provider = plugin._provider
     real = provider.read_tensors
@@ -242,7 +242,28 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
 
     ctx = tb_context.RequestContext()
     cache = data.TensorCache(max_bytes=5000)
-    index = data.build_index(provider, ctx, "", "run").run("run")
+    index = data.build_index(provider, ctx, "").run("run")
     cache.read(provider, ctx, "", "run/inspect", index.series[:1])
     cache.read(provider, ctx, "", "run/inspect", index.series[1:])
     assert cache.nbytes == 3 * 1000 * 4  # one series of 3 float32 steps; the older one evicted
+
+
+def test_new_checkpoints_show_after_runs_is_fetched_again(tmp_path):
+    with InspectWriter(tmp_path / "a") as writer:
+        writer.write(0, "layer_std", 0.5, dataset="train", layer="d")
+        writer.write(0, "neuron_mean", np.ones(3, np.float32), dataset="train", layer="d")
+    client, _, mux = serve(tmp_path)
+    assert get(client, "runs")[1]["runs"][0]["steps"] == [0]
+    with InspectWriter(tmp_path / "a") as writer:
+        writer.write(1, "layer_std", 0.7, dataset="train", layer="d")
+        writer.write(1, "neuron_mean", np.full(3, 2.0, np.float32), dataset="train", layer="d")
+    with InspectWriter(tmp_path / "b") as writer:
+        writer.write(0, "layer_std", 0.1, dataset="train", layer="d")
+    mux.AddRunsFromDirectory(str(tmp_path))
+    mux.Reload()
+    # A run the cached listing has never seen is found by listing again.
+    assert get(client, "scalars", run="b", quantity="layer_std")[0] == 200
+    status, runs = get(client, "runs")
+    assert [r["steps"] for r in runs["runs"]] == [[0, 1], [0]]
+    status, answer = get(client, "values", run="a", quantity="neuron_mean", step=1)
+    assert answer["step"] == 1 and answer["cells"][0]["values"] == [2.0, 2.0, 2.0]
