@@ -411,27 +411,37 @@ def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, tupl
 
 
 def _steps(provider, ctx, experiment_id, index: Index) -> dict[str, list[int]]:
-    """Checkpoint steps per run, read from the scalar series that reaches furthest."""
-    chosen = {}
+    """Checkpoint steps per run, read from a scalar series that reaches its last checkpoint.
+
+    Runs usually share tag names, so the same (first by name) tag is picked in each run and
+    read for all of them at once: one read of 20 series instead of 20 x 20.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
     for name, info in index.runs.items():
         scalars = [s for s in info.series if s.is_scalar]
         if scalars:
-            chosen[name] = (info.tb_run, max(scalars, key=lambda s: s.max_step).tag)
-    if not chosen:
-        return {}
-    data = provider.read_scalars(
-        ctx,
-        experiment_id=experiment_id,
-        plugin_name=PLUGIN_NAME,
-        downsample=_ALL,
-        run_tag_filter=provider_lib.RunTagFilter(
-            [r for r, _ in chosen.values()], sorted({t for _, t in chosen.values()})
-        ),
-    )
-    return {
-        name: sorted({int(p.step) for p in data.get(tb_run, {}).get(tag, [])})
-        for name, (tb_run, tag) in chosen.items()
-    }
+            last = max(s.max_step for s in scalars)
+            tag = min(s.tag for s in scalars if s.max_step == last)
+            groups.setdefault(tag, []).append((name, info.tb_run))
+
+    def read(tag: str) -> dict[str, list[int]]:
+        runs = groups[tag]
+        data = provider.read_scalars(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=PLUGIN_NAME,
+            downsample=_ALL,
+            run_tag_filter=provider_lib.RunTagFilter([tb_run for _, tb_run in runs], [tag]),
+        )
+        return {
+            name: sorted({int(p.step) for p in data.get(tb_run, {}).get(tag, [])})
+            for name, tb_run in runs
+        }
+
+    steps: dict[str, list[int]] = {}
+    for found in _POOL.map(read, list(groups)):
+        steps.update(found)
+    return steps
 
 
 @functools.lru_cache(maxsize=65536)
