@@ -2,7 +2,23 @@
 // TensorBoard CSP allows same-origin scripts only, and no inline scripts). URLs are relative to
 // the document's <base href>.
 
+const PLOTLY_URL = "./vendor/plotly.min.js";
 let plotlyPromise = null;
+
+/**
+ * Starts downloading plotly.js without running it (<link rel=preload>): the download overlaps
+ * with the data requests, and the costly script evaluation happens only when loadPlotly() is
+ * called. Call loadPlotly() soon after, or the browser warns about an unused preload.
+ */
+export function preloadPlotly() {
+  if (window.Plotly || document.querySelector("link[data-ki-plotly]")) return;
+  const link = document.createElement("link");
+  link.rel = "preload";
+  link.as = "script";
+  link.href = PLOTLY_URL;
+  link.setAttribute("data-ki-plotly", "");
+  document.head.append(link);
+}
 
 /** Resolves with window.Plotly once ./vendor/plotly.min.js has run (loaded at most once). */
 export function loadPlotly() {
@@ -10,7 +26,7 @@ export function loadPlotly() {
   if (!plotlyPromise) {
     plotlyPromise = new Promise((resolve, reject) => {
       const script = document.createElement("script");
-      script.src = "./vendor/plotly.min.js";
+      script.src = PLOTLY_URL;
       script.async = true;
       script.addEventListener("load", () => {
         if (window.Plotly) resolve(window.Plotly);

@@ -76,7 +76,8 @@ export function setMessage(container, kind, text) {
 
 /** Layout defaults merged under a panel's layout (axis objects are merged one level deep). */
 export function baseLayout(layout = {}) {
-  const axis = { gridcolor: "#ececec", zeroline: false, linecolor: "#bbb", automargin: true };
+  // automargin costs a second layout pass per chart; only category axes (user names) need it.
+  const axis = { gridcolor: "#ececec", zeroline: false, linecolor: "#bbb" };
   const merged = {
     font: { family: FONT, size: 12, color: "#222" },
     paper_bgcolor: "#ffffff",
@@ -122,7 +123,7 @@ export function stepLines(step, suffixes = [""]) {
 
 /**
  * Axis domains and subplot titles for `titles.length` subplots in a grid of `cols` columns.
- * Returns {layout, suffixes}: spread `layout` into the panel's layout, and give trace k
+ * Returns {layout, suffixes, rows, columns}: spread `layout` into the panel's layout, give trace k
  * `xaxis: "x" + suffixes[k]`, `yaxis: "y" + suffixes[k]`. Titles are escaped here.
  */
 export function subplotGrid(titles, { cols = titles.length, xGap = 0.07, yGap = 0.16, shareY = false } = {}) {
@@ -157,18 +158,26 @@ export function subplotGrid(titles, { cols = titles.length, xGap = 0.07, yGap = 
       });
     }
   }
-  return { layout, suffixes, rows };
+  return { layout, suffixes, rows, columns };
 }
 
 /**
  * Draws or updates `div` with Plotly.react. Skipped (returns false) when the render cycle of
  * `ctx` has been superseded. `onStep`, when given, makes a click on a point move the checkpoint
- * cursor to that point's x.
+ * cursor to that point's x. `dataKey`, when given, names everything the traces depend on: if
+ * the chart was last drawn with the same key only its shapes (the checkpoint cursor) are
+ * updated, which is much cheaper than a full Plotly.react of hundreds of traces.
  */
-export async function draw(div, traces, layout, ctx, { onStep } = {}) {
+export async function draw(div, traces, layout, ctx, { onStep, dataKey } = {}) {
   const Plotly = await loadPlotly();
   if (ctx && !ctx.isCurrent()) return false;
-  await Plotly.react(div, traces, baseLayout(layout), CONFIG);
+  if (dataKey !== undefined && div.__kiDataKey === dataKey && div._fullLayout) {
+    await Plotly.relayout(div, { shapes: layout.shapes || [] });
+  } else {
+    div.__kiDataKey = undefined; // unknown until this draw has finished
+    await Plotly.react(div, traces, baseLayout(layout), CONFIG);
+    div.__kiDataKey = dataKey;
+  }
   if (onStep) {
     if (!clickTargets.has(div)) {
       div.on("plotly_click", (event) => {
@@ -190,4 +199,14 @@ export function traceName(...parts) {
 /** Hover template showing the (escaped) trace name and the point. */
 export function hover(xLabel, yLabel, yFormat = ".4g") {
   return `%{fullData.name}<br>${xLabel} %{x}<br>${yLabel} %{y:${yFormat}}<extra></extra>`;
+}
+
+/** x-axis settings for a step axis: ticks on the checkpoints when there are few of them. */
+export function stepAxis(steps = []) {
+  const axis = { title: axisTitle("step") };
+  if (steps.length > 0 && steps.length <= 12) {
+    axis.tickmode = "array";
+    axis.tickvals = steps;
+  }
+  return axis;
 }

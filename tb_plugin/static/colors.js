@@ -4,7 +4,7 @@
 //     two runs hash to the same slot the later one takes the next free slot, until the palette is
 //     exhausted. The selector swatch shows the same colour.
 //   * line style = dataset. Within a run, datasets are told apart by dash style and marker
-//     symbol (lines) or by fill opacity and hatching (bars), in the order the datasets were
+//     symbol (lines) or by fill opacity (bars), in the order the datasets were
 //     first seen, so `train` (usually first) is always solid.
 //   * any further axis (layer, class, metric) is split into subplots, never encoded in colour.
 
@@ -17,14 +17,13 @@ export const PALETTE = [
   "#17becf", // cyan
   "#8c564b", // brown
   "#e377c2", // pink
-  "#7f7f7f", // grey
-  "#bcbd22", // olive
+  "#b59a00", // dark yellow
+  "#393b79", // indigo
 ];
 
 const DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
 const SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "pentagon"];
-const PATTERNS = ["", "/", ".", "x", "\\", "+", "-", "|"];
-const OPACITIES = [0.95, 0.55, 0.75, 0.4, 0.85, 0.6, 0.7, 0.5];
+const OPACITIES = [1, 0.45, 0.75, 0.25, 0.9, 0.6, 0.35, 0.8];
 
 /** 32-bit FNV-1a hash of a string (over UTF-16 code units). */
 export function hashName(name) {
@@ -64,14 +63,13 @@ export function runColor(name) {
 
 /**
  * Line and bar styles for the dataset at position `index` of the global dataset order:
- * {dash, symbol, pattern, opacity}.
+ * {dash, symbol, opacity}.
  */
 export function datasetStyle(index) {
   const i = Math.max(0, index);
   return {
     dash: DASHES[i % DASHES.length],
     symbol: SYMBOLS[i % SYMBOLS.length],
-    pattern: PATTERNS[i % PATTERNS.length],
     opacity: OPACITIES[i % OPACITIES.length],
   };
 }

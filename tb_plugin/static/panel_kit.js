@@ -4,6 +4,7 @@
 import { datasetStyle, runColor } from "./colors.js";
 import { hover, removeCharts, setMessage, traceName } from "./charts.js";
 import { errorText } from "./dom.js";
+import { stepAtOrBefore } from "./state.js";
 
 /**
  * Runs `fn(runInfo)` for every run in parallel. Returns {ok: [{run, value}], failed:
@@ -42,7 +43,7 @@ export function valueAt(steps, values, step) {
   return found === undefined ? null : found;
 }
 
-export { stepAtOrBefore } from "./state.js";
+export { stepAtOrBefore };
 
 const flatCache = new WeakMap();
 
@@ -109,4 +110,48 @@ export function allFailed(container, okCount, failed, emptyText = "") {
   if (failed.length) setMessage(container, "error", failureText(failed));
   else setMessage(container, "note", emptyText);
   return true;
+}
+
+/**
+ * Key of what an over-steps chart's traces depend on (data version, runs, datasets, extras): an
+ * unchanged key on a step change lets draw() only move the cursor.
+ */
+export function dataKey(ctx, ...extra) {
+  return JSON.stringify([ctx.dataVersion, ctx.runs.map((r) => r.run), ctx.state.datasets, ...extra]);
+}
+
+// Above this many runs, per-layer small multiples draw only the focus dataset.
+export const SMALL_MULTIPLE_RUNS = 4;
+
+/** Datasets drawn in per-layer small multiples: all shown ones, or the focus one for many runs. */
+export function smallMultipleDatasets(ctx) {
+  return ctx.runs.length > SMALL_MULTIPLE_RUNS ? [ctx.state.dataset] : ctx.state.datasets;
+}
+
+/**
+ * The checkpoint at which to ask /values for an array quantity, checked against a scalar
+ * "companion" recorded alongside it (neuron_* with layer_std, correlation_matrix with
+ * correlation_mean_abs, model_score_histogram with model_auc), so the dashboard does not request
+ * cells that do not exist (a 404, and a console error in the browser). Returns the step, or null
+ * when the companion shows there is nothing for this dataset/layer at or before state.step.
+ * Without the companion (or if it cannot be read) it falls back to the run's own checkpoints.
+ */
+export async function checkpointFor(ctx, run, companion, { dataset, layer } = {}) {
+  const fallback = ctx.stepFor(run);
+  if (fallback === null) return null;
+  if (!run.quantities.includes(companion)) return fallback;
+  let answer;
+  try {
+    answer = await ctx.model.fetchScalars(run.run, companion);
+  } catch (_) {
+    return fallback;
+  }
+  let best = null;
+  for (const s of answer.series || []) {
+    if (dataset !== undefined && s.dataset !== dataset) continue;
+    if (layer !== undefined && s.layer !== layer) continue;
+    const at = stepAtOrBefore(s.steps || [], ctx.state.step);
+    if (at !== null && (best === null || at > best)) best = at;
+  }
+  return best;
 }

@@ -1,7 +1,33 @@
 // The panel registry. A panel is one module under ./panels/ exporting a default object
-//   {id, title, description?, quantities: [...], wide?, available?(runInfo), hint?, render(container, ctx)}
-// and is listed here once; order here is order on the page. A panel is drawn when at least one
-// selected run has one of its `quantities` (or passes `available`); otherwise it shows a hint.
+//
+//   {
+//     id,                  // data-panel attribute of its <section class="ki-panel">
+//     title,               // its <h2>
+//     description?,        // one sentence under the title
+//     quantities: [...],   // shown when a selected run has any of these (see SPEC.md)
+//     available?(runInfo), // overrides the `quantities` test (e.g. the loss panel uses /logs)
+//     hint?,               // one line shown instead when no selected run qualifies
+//     wide?, pair?,        // full grid width; two charts side by side
+//     render(container, ctx),
+//   }
+//
+// and is listed in PANELS once (order here is order on the page); a new panel (saliency,
+// entropy, projection, ...) is one new module plus one line below.
+//
+// render() owns `container` (the panel body): it creates its charts with charts.chartDiv(),
+// draws them with charts.draw() (Plotly.react, so charts are updated rather than re-created),
+// and reports problems with charts.setMessage(container, "note" | "error", text). It must check
+// ctx.isCurrent() after every await before touching the DOM. `ctx` holds:
+//   runs          selected runs that have this panel's data: /runs entries {run, steps,
+//                 datasets, layers, quantities, classes, logs}
+//   state         {runs, dataset (focus), datasets (shown in overlays), layer, step}
+//   layers, steps layer order and checkpoint steps of the selected runs
+//   datasetOrder, datasetIndex(name)   dataset order behind line styles (colors.datasetStyle)
+//   stepFor(run)  the run's checkpoint shown at state.step (latest <= step) or null
+//   setStep(step) move the checkpoint cursor for every panel
+//   model         model.js (fetchScalars, fetchValues, fetchLogs; cached)
+//   isCurrent(), dataVersion, changed (Set of state keys changed since the last render)
+// User-supplied names go to Plotly only through dom.plotlyText / charts.traceName / axisTitle.
 
 import loss from "./panels/loss.js";
 import modelAuc from "./panels/model_auc.js";
@@ -31,6 +57,6 @@ export function panelAvailable(panel, runInfo) {
 /** The one-line hint shown when no selected run has data for `panel`. */
 export function panelHint(panel) {
   if (panel.hint) return panel.hint;
-  const names = panel.quantities.join(", ");
-  return `None of the selected runs recorded ${names}. Add ${panel.quantities.length > 1 ? "them" : "it"} to InspectCallback(quantities=...) to see this panel.`;
+  const names = panel.quantities.join(" or ");
+  return `No selected run recorded ${names}; add it to InspectCallback(quantities=...) to see this panel.`;
 }

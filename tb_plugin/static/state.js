@@ -1,9 +1,12 @@
 // The selection (which runs, datasets, layer and checkpoint the user looks at), kept consistent
 // with the catalogue of runs from /runs, with subscribe/notify.
 //
-// Defaults: every run selected, every dataset shown, focus dataset "train" (else the first),
+// Defaults: every run selected, the first DEFAULT_DATASETS datasets shown in overlays (line
+// styles stay distinguishable; the user can tick more), focus dataset "train" (else the first),
 // the first layer, the latest step. Selections are stored as what the user turned OFF, so runs
-// and datasets that appear on a reload are shown, and what the user hid stays hidden.
+// that appear on a reload are shown, and what the user hid stays hidden.
+
+export const DEFAULT_DATASETS = 3;
 
 function unionInOrder(lists) {
   const seen = new Set();
@@ -17,6 +20,11 @@ function unionInOrder(lists) {
     }
   }
   return out;
+}
+
+/** `train` (the reference dataset of every comparison) first, the rest in their order. */
+function trainFirst(datasets) {
+  return datasets.includes("train") ? ["train", ...datasets.filter((d) => d !== "train")] : datasets;
 }
 
 /** The latest element of sorted `steps` that is <= `step`, or null. */
@@ -34,6 +42,7 @@ export class Selection {
     this.catalog = []; // [{run, steps, datasets, layers, quantities, classes, logs}]
     this.hiddenRuns = new Set();
     this.hiddenDatasets = new Set();
+    this.seenDatasets = new Set();
     this.dataset = null; // focus dataset (single-dataset views such as the correlation heatmap)
     this.layer = null;
     this.step = null;
@@ -71,14 +80,15 @@ export class Selection {
     return selected.length ? selected : this.catalog;
   }
 
-  /** Every dataset of every run, in order of first appearance: the order behind line styles. */
+  /** Every dataset of every run, `train` first, then in order of first appearance: the order
+   * behind line styles (so `train` is always solid). */
   get datasetOrder() {
-    return unionInOrder(this.catalog.map((r) => r.datasets));
+    return trainFirst(unionInOrder(this.catalog.map((r) => r.datasets)));
   }
 
   /** Datasets offered by the selectors (those of the selected runs). */
   get availableDatasets() {
-    return unionInOrder(this.scopeRuns.map((r) => r.datasets));
+    return trainFirst(unionInOrder(this.scopeRuns.map((r) => r.datasets)));
   }
 
   /** Datasets drawn in overlay panels. */
@@ -120,6 +130,11 @@ export class Selection {
     this.catalog = [...runInfos].sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
     const names = new Set(this.allRunNames);
     for (const run of [...this.hiddenRuns]) if (!names.has(run)) this.hiddenRuns.delete(run);
+    this.datasetOrder.forEach((dataset, i) => {
+      if (this.seenDatasets.has(dataset)) return;
+      this.seenDatasets.add(dataset);
+      if (i >= DEFAULT_DATASETS) this.hiddenDatasets.add(dataset);
+    });
     this.repair();
     this.notify(new Set(["catalog", "runs", "dataset", "datasets", "layer", "step"]));
   }
@@ -130,6 +145,7 @@ export class Selection {
     if (!datasets.includes(this.dataset)) {
       this.dataset = datasets.includes("train") ? "train" : datasets[0] ?? null;
     }
+    if (this.dataset !== null) this.hiddenDatasets.delete(this.dataset); // focus is always drawn
     const layers = this.availableLayers;
     if (!layers.includes(this.layer)) this.layer = layers[0] ?? null;
     const steps = this.steps;
@@ -145,6 +161,12 @@ export class Selection {
   setRunSelected(run, selected) {
     if (selected) this.hiddenRuns.delete(run);
     else this.hiddenRuns.add(run);
+    this.repair();
+    this.notify(new Set(["runs", "dataset", "datasets", "layer", "step"]));
+  }
+
+  setAllRunsSelected(selected) {
+    this.hiddenRuns = selected ? new Set() : new Set(this.allRunNames);
     this.repair();
     this.notify(new Set(["runs", "dataset", "datasets", "layer", "step"]));
   }

@@ -2,10 +2,10 @@
 // (x = dataset, one line per run, for the chosen layer) - a label-free drift signal - and the
 // share of dead units over training, one subplot per layer.
 
-import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, subplotGrid, traceName } from "../charts.js";
+import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, subplotGrid, traceName, stepAxis } from "../charts.js";
 import { runColor } from "../colors.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, byOrder, failureText, joinNotes, lineTrace, perRun, valueAt } from "../panel_kit.js";
+import { allFailed, byOrder, dataKey, failureText, joinNotes, lineTrace, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets, valueAt } from "../panel_kit.js";
 
 async function fetchAll(ctx, quantity) {
   const runs = ctx.runs.filter((r) => r.quantities.includes(quantity));
@@ -14,7 +14,8 @@ async function fetchAll(ctx, quantity) {
 
 function layerStdTraces(ctx, results) {
   const layer = ctx.state.layer;
-  const shown = ctx.datasetOrder.filter((d) => ctx.state.datasets.includes(d));
+  // Datasets are the x axis here, so every dataset is drawn (not only the overlay selection).
+  const shown = ctx.datasetOrder;
   const traces = [];
   for (const { run, value } of results) {
     const series = (value.series || []).filter((s) => s.layer === layer && shown.includes(s.dataset));
@@ -37,11 +38,11 @@ function layerStdTraces(ctx, results) {
 }
 
 function deadTraces(ctx, results) {
-  const shown = new Set(ctx.state.datasets);
+  const shown = new Set(smallMultipleDatasets(ctx));
   const layers = ctx.layers.filter((layer) =>
     results.some(({ value }) => (value.series || []).some((s) => s.layer === layer)),
   );
-  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 4), yGap: 0.22 });
+  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 5), yGap: 0.22 });
   const traces = [];
   layers.forEach((layer, k) => {
     for (const { run, value } of results) {
@@ -85,7 +86,7 @@ export default {
       if (!traces.length) notes.push(`no layer_std for layer "${ctx.state.layer}"`);
       keep.push("layer_std");
       const layout = {
-        xaxis: { title: axisTitle("dataset"), type: "category", categoryorder: "array", categoryarray: categories },
+        xaxis: { title: axisTitle("dataset"), type: "category", automargin: true, categoryorder: "array", categoryarray: categories },
         yaxis: { title: axisTitle(`layer std (${ctx.state.layer})`) },
         margin: { l: 60, r: 16, t: 12, b: 44 },
       };
@@ -102,17 +103,20 @@ export default {
         margin: { l: 60, r: 16, t: 30, b: 44 },
       };
       grid.suffixes.forEach((suffix, k) => {
-        layout[`xaxis${suffix}`].title = axisTitle("step");
+        Object.assign(layout[`xaxis${suffix}`], stepAxis(ctx.steps));
         layout[`yaxis${suffix}`].rangemode = "tozero";
         if (k === 0) layout[`yaxis${suffix}`].title = axisTitle("dead fraction");
       });
       if (layers.length === 1) {
         layout.yaxis.title = axisTitle(`dead fraction (${layers[0]})`);
       }
-      draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step) }));
+      draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset) }));
     }
     removeCharts(container, keep);
-    notes.push(`checkpoint ≤ ${ctx.state.step}`);
+    notes.push(`layer std of ${ctx.state.layer} at step ${ctx.state.step}`);
+    if (dead.ok.length && ctx.runs.length > SMALL_MULTIPLE_RUNS) {
+      notes.push(`dead fraction on ${ctx.state.dataset} only (more than ${SMALL_MULTIPLE_RUNS} runs)`);
+    }
     setMessage(container, "note", joinNotes(...notes));
     await Promise.all(draws);
   },

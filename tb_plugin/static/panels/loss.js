@@ -2,9 +2,9 @@
 // validation dashed. Clicking a point moves the checkpoint cursor (state.step) for every panel;
 // the cursor is the dotted vertical line.
 
-import { axisTitle, chartDiv, draw, hover, setMessage, stepLines, subplotGrid, traceName } from "../charts.js";
+import { axisTitle, chartDiv, draw, hover, setMessage, stepLines, subplotGrid, traceName, stepAxis } from "../charts.js";
 import { runColor } from "../colors.js";
-import { allFailed, failureText, perRun } from "../panel_kit.js";
+import { allFailed, dataKey, failureText, perRun } from "../panel_kit.js";
 
 const TRAIN = "training";
 const VALIDATION = "validation";
@@ -87,9 +87,9 @@ export default {
     };
     names.forEach((metric, k) => {
       const suffix = grid.suffixes[k];
-      layout[`xaxis${suffix}`].title = axisTitle("step");
+      Object.assign(layout[`xaxis${suffix}`], stepAxis(ctx.steps));
       layout[`yaxis${suffix}`].title = axisTitle(metric);
     });
-    await draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step) });
+    await draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx) });
   },
 };

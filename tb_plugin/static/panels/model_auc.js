@@ -1,8 +1,8 @@
 // Fig. 1 of Guo et al.: ROC AUC of the model output per dataset over training steps, one line
 // per (run, dataset). Clicking a point moves the checkpoint cursor.
 
-import { axisTitle, chartDiv, draw, setMessage, stepLines } from "../charts.js";
-import { allFailed, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+import { axisTitle, chartDiv, draw, setMessage, stepLines, stepAxis } from "../charts.js";
+import { allFailed, dataKey, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
 
 export default {
   id: "model_auc",
@@ -26,11 +26,11 @@ export default {
     }
     setMessage(container, "note", joinNotes(failureText(failed), traces.length ? "" : "None of the shown datasets has model_auc."));
     const layout = {
-      xaxis: { title: axisTitle("step") },
+      xaxis: stepAxis(ctx.steps),
       yaxis: { title: axisTitle("AUC") },
       shapes: stepLines(ctx.state.step),
       margin: { l: 60, r: 16, t: 16, b: 44 },
     };
-    await draw(chartDiv(container, "model_auc"), traces, layout, ctx, { onStep: (step) => ctx.setStep(step) });
+    await draw(chartDiv(container, "model_auc"), traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx) });
   },
 };

@@ -1,10 +1,12 @@
 // Figs. 3-6 of Guo et al.: the mean and the standard deviation of each unit's output for the
-// chosen layer at the chosen checkpoint, one bar per unit, datasets overlaid (bar opacity and
-// hatching tell datasets apart, colour tells runs apart).
+// chosen layer at the chosen checkpoint, one bar per unit. One subplot row per run (bars in the
+// run's colour); within a row one bar trace per dataset, nested: the first shown dataset is the
+// widest and palest bar, each further dataset a narrower, more opaque bar drawn in front, so a
+// unit whose value differs between datasets shows as a step between the nested bars.
 
-import { axisTitle, chartDiv, draw, removeCharts, setMessage, traceName } from "../charts.js";
-import { datasetStyle, runColor } from "../colors.js";
-import { allFailed, failureText, flatValues, indices, joinNotes, perRun } from "../panel_kit.js";
+import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid, traceName } from "../charts.js";
+import { runColor } from "../colors.js";
+import { allFailed, byOrder, checkpointFor, failureText, flatValues, indices, joinNotes, perRun } from "../panel_kit.js";
 
 const CHARTS = [
   { quantity: "neuron_mean", axis: "mean output" },
@@ -13,29 +15,35 @@ const CHARTS = [
 // Grouped bars of more runs than this are unreadable (and slow): the first ones are drawn.
 export const MAX_RUNS = 4;
 
-function barTrace(ctx, run, cell, quantity) {
+/** Width and opacity of the bar of the dataset at `position` among `count` nested datasets. */
+export function nestedBar(position, count) {
+  if (count <= 1) return { width: 0.8, opacity: 0.9 };
+  return {
+    width: 0.85 * (1 - position / count),
+    opacity: 0.3 + (0.7 * position) / (count - 1),
+  };
+}
+
+function barTrace(run, cell, quantity, position, count) {
   const y = flatValues(cell);
-  const style = datasetStyle(ctx.datasetIndex(cell.dataset));
+  const { width, opacity } = nestedBar(position, count);
   return {
     type: "bar",
     x: indices(y.length),
     y,
+    width,
     name: traceName(run, cell.dataset),
     meta: { run, dataset: cell.dataset, layer: cell.layer, quantity },
-    marker: {
-      color: runColor(run),
-      opacity: style.opacity,
-      pattern: { shape: style.pattern, fgcolor: "#ffffff", size: 6, solidity: 0.3 },
-      line: { width: 0 },
-    },
-    hovertemplate: "%{fullData.name}<br>unit %{x}<br>%{y:.4g}<extra></extra>",
+    textposition: "none",
+    marker: { color: runColor(run), opacity, line: { width: 0 } },
+    hovertemplate: "%{fullData.name}: %{y:.4g}<extra></extra>",
   };
 }
 
 export default {
   id: "neurons",
   title: "Neuron mean and std",
-  description: "Per-unit mean and standard deviation of the chosen layer's output at the chosen checkpoint, datasets overlaid (Guo et al., Figs. 3-6).",
+  description: "Per-unit mean and standard deviation of the chosen layer's output at the chosen checkpoint (Guo et al., Figs. 3-6). Datasets are nested bars: the first shown dataset widest and palest, the next ones narrower and darker in front.",
   quantities: CHARTS.map((c) => c.quantity),
   wide: true,
 
@@ -44,24 +52,27 @@ export default {
     const step = ctx.state.step;
     const withLayer = ctx.runs.filter((r) => r.layers.includes(layer));
     const runs = withLayer.slice(0, MAX_RUNS);
-    const missing = [];
+    const missing = new Set();
     const jobs = [];
     for (const run of runs) {
-      const runStep = ctx.stepFor(run);
-      if (runStep === null) {
-        missing.push(run.run);
-        continue;
-      }
       for (const { quantity } of CHARTS) {
-        if (run.quantities.includes(quantity)) jobs.push({ run, quantity, runStep });
+        if (run.quantities.includes(quantity)) jobs.push({ run, quantity });
       }
     }
-    const { ok, failed } = await perRun(jobs, (job) => ctx.model.fetchValues(job.run.run, job.quantity, job.runStep, { layer }));
+    const { ok, failed } = await perRun(jobs, async (job) => {
+      // layer_std is recorded with the neuron statistics: it tells which layers/steps exist.
+      const step = await checkpointFor(ctx, job.run, "layer_std", { layer });
+      if (step === null) {
+        missing.add(job.run.run);
+        return undefined;
+      }
+      return ctx.model.fetchValues(job.run.run, job.quantity, step, { layer });
+    });
     if (!ctx.isCurrent()) return;
     const notes = [
       withLayer.length < ctx.runs.length ? `${ctx.runs.length - withLayer.length} run(s) have no layer "${layer}"` : "",
       withLayer.length > MAX_RUNS ? `showing the first ${MAX_RUNS} of ${withLayer.length} runs` : "",
-      missing.length ? `${missing.length} run(s) have no checkpoint at or before step ${step}` : "",
+      missing.size ? `${missing.size} run(s) have no neuron statistics for ${layer} at or before step ${step}` : "",
     ];
     const failedRuns = failed.map(({ run, error }) => ({ run: run.run, error }));
     if (allFailed(container, ok.length, failedRuns, joinNotes(...notes) || `No neuron statistics for layer "${layer}".`)) return;
@@ -72,22 +83,38 @@ export default {
     for (const { quantity, axis } of CHARTS) {
       const results = ok.filter(({ run }) => run.quantity === quantity);
       if (!results.length) continue;
+      // One subplot row per run (colour = run), datasets as nested bars (width/opacity = dataset).
+      const runNames = [...new Set(results.map(({ run }) => run.run.run))];
+      const grid = subplotGrid(runNames, { cols: 1, yGap: runNames.length > 1 ? 0.12 : 0 });
       const traces = [];
       for (const { run, value } of results) {
-        for (const cell of value.cells || []) {
-          if (shown.has(cell.dataset) && cell.layer === layer) traces.push(barTrace(ctx, run.run.run, cell, quantity));
+        const k = runNames.indexOf(run.run.run);
+        const cells = (value.cells || []).filter((cell) => shown.has(cell.dataset) && cell.layer === layer);
+        const order = ctx.datasetOrder.filter((d) => cells.some((cell) => cell.dataset === d));
+        for (const cell of byOrder(cells, order, (c) => c.dataset)) {
+          const trace = barTrace(run.run.run, cell, quantity, order.indexOf(cell.dataset), order.length);
+          trace.xaxis = `x${grid.suffixes[k]}`;
+          trace.yaxis = `y${grid.suffixes[k]}`;
+          traces.push(trace);
         }
       }
       drawn.push(quantity);
       const layout = {
-        barmode: "group",
-        bargap: 0.15,
-        bargroupgap: 0,
-        xaxis: { title: axisTitle("unit"), showgrid: false },
-        yaxis: { title: axisTitle(axis) },
-        margin: { l: 60, r: 16, t: 12, b: 44 },
+        ...grid.layout,
+        barmode: "overlay",
+        hovermode: "x",
+        margin: { l: 60, r: 16, t: runNames.length > 1 ? 26 : 12, b: 44 },
       };
-      draws.push(draw(chartDiv(container, quantity), traces, layout, ctx));
+      const units = Math.max(0, ...traces.map((t) => t.y.length));
+      grid.suffixes.forEach((suffix, k) => {
+        layout[`xaxis${suffix}`].showgrid = false;
+        if (units && units <= 32) Object.assign(layout[`xaxis${suffix}`], { dtick: 1, range: [-0.5, units - 0.5] });
+        if (k === grid.suffixes.length - 1) layout[`xaxis${suffix}`].title = axisTitle("unit");
+        layout[`yaxis${suffix}`].title = axisTitle(axis);
+      });
+      const div = chartDiv(container, quantity);
+      div.style.height = `${120 + 170 * runNames.length}px`;
+      draws.push(draw(div, traces, layout, ctx));
     }
     removeCharts(container, drawn);
     const usedSteps = [...new Set(ok.map(({ value }) => value.step))];

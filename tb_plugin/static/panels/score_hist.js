@@ -3,10 +3,12 @@
 // per (run, dataset) drawn from the (bins, 3) [left edge, right edge, density] histogram.
 
 import { axisTitle, chartDiv, draw, setMessage, subplotGrid } from "../charts.js";
-import { allFailed, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+import { allFailed, checkpointFor, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
 
 const QUANTITY = "model_score_histogram";
 const stepCache = new WeakMap();
+// Histograms of more runs than this overlap into noise: the first ones are drawn.
+export const MAX_RUNS = 4;
 
 /** Step-line coordinates (x: edges, y: density) of a (bins, 3) histogram cell, memoised. */
 export function histogramLine(cell) {
@@ -45,13 +47,13 @@ export default {
   title: "Score distribution by label",
   description: "Histogram of the predicted score at the chosen checkpoint, per label and dataset (Guo et al., Fig. 2).",
   quantities: [QUANTITY],
-  wide: true,
 
   async render(container, ctx) {
-    const runs = ctx.runs.filter((r) => r.quantities.includes(QUANTITY));
+    const withData = ctx.runs.filter((r) => r.quantities.includes(QUANTITY));
+    const runs = withData.slice(0, MAX_RUNS);
     const missing = [];
-    const { ok, failed } = await perRun(runs, (run) => {
-      const step = ctx.stepFor(run);
+    const { ok, failed } = await perRun(runs, async (run) => {
+      const step = await checkpointFor(ctx, run, "model_auc");
       if (step === null) {
         missing.push(run.run);
         return undefined;
@@ -59,7 +61,7 @@ export default {
       return ctx.model.fetchValues(run.run, QUANTITY, step);
     });
     if (!ctx.isCurrent()) return;
-    const missingText = missing.length ? `${missing.length} run(s) have no checkpoint at or before step ${ctx.state.step}` : "";
+    const missingText = missing.length ? `${missing.length} run(s) have no score histogram at or before step ${ctx.state.step}` : "";
     if (allFailed(container, ok.length, failed, missingText)) return;
 
     const shown = new Set(ctx.state.datasets);
@@ -99,16 +101,18 @@ export default {
       joinNotes(
         failureText(failed),
         missingText,
+        withData.length > MAX_RUNS ? `showing the first ${MAX_RUNS} of ${withData.length} runs` : "",
         traces.length ? "" : "None of the shown datasets has score histograms.",
         usedSteps.length === 1 ? `checkpoint ${usedSteps[0]}` : `checkpoints ${usedSteps.join(", ")}`,
       ),
     );
     const div = chartDiv(container, "score_hist");
-    div.style.height = `${Math.max(1, grid.rows) * 300}px`;
+    div.style.height = `${Math.max(1, grid.rows) * 320}px`;
     const layout = { ...grid.layout, margin: { l: 60, r: 16, t: classes.length > 1 ? 30 : 16, b: 44 } };
-    grid.suffixes.forEach((suffix) => {
+    grid.suffixes.forEach((suffix, k) => {
       layout[`xaxis${suffix}`].title = axisTitle("predicted score");
-      layout[`yaxis${suffix}`].title = axisTitle("density");
+      if (k > 0) layout[`xaxis${suffix}`].matches = "x"; // same score range in every class
+      if (k % grid.columns === 0) layout[`yaxis${suffix}`].title = axisTitle("density");
     });
     await draw(div, traces, layout, ctx);
   },

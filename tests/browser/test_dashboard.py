@@ -1,0 +1,450 @@
+"""The Inspect tab as a user sees it: real tensorboard, real CTR runs, headless Chromium.
+
+The DOM contract of the dashboard (``#ki-root``, ``section.ki-panel[data-panel]``,
+``div.ki-chart[data-chart]`` being Plotly graph divs, ``#ki-runs``/``#ki-dataset``/``#ki-layer``/
+``#ki-step`` selectors and the ``kiRendered``/``kiStep`` body data attributes) is what these tests
+read; they never depend on the layout. Run them with::
+
+    .venv/bin/python -m pytest tests/browser -q
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks.plugin_latency import fetch
+from tests.browser.conftest import ALL_RUNS, CTR_RUNS, HOSTILE_RUN, TIMEOUT_S
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PANELS = ("loss", "model_auc", "score_hist", "neurons", "layer_std", "correlation", "probes")
+LIVE_STEP = 99
+WIDE_LAYER, WIDE_UNITS = "dense_1", 256
+
+# Per chart: its traces (how many values each carries and who it belongs to) and how much
+# Plotly drew (SVG paths with geometry, heatmap images, WebGL canvases).
+_CHARTS_JS = """
+(panel) => {
+  const size = (a) => {
+    if (a === undefined || a === null || typeof a === "string") return 0;
+    if (typeof a.length !== "number") return 0;
+    let n = 0;
+    for (const item of a) n += (item !== null && typeof item === "object") ? size(item) : 1;
+    return n;
+  };
+  const section = document.querySelector(`section.ki-panel[data-panel="${panel}"]`);
+  if (!section) return null;
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const charts = [...section.querySelectorAll("div.ki-chart")].map((el) => {
+    const full = el._fullData || [];
+    const traces = (el.data || []).map((t, i) => {
+      const f = full.find((d) => d.index === i) || {};
+      const color = (t.line && t.line.color) || (t.marker && typeof t.marker.color === "string"
+        ? t.marker.color : undefined) || (f.line && f.line.color) || (f.marker && f.marker.color);
+      return {
+        type: t.type || "scatter", name: t.name === undefined ? null : String(t.name),
+        legendgroup: t.legendgroup || null, meta: t.meta === undefined ? null : t.meta,
+        x: size(t.x), y: size(t.y), z: size(t.z),
+        visible: t.visible === undefined ? true : t.visible,
+        color: typeof color === "string" ? color : null,
+      };
+    });
+    // Traces are g.trace groups (lines, markers, bars); heatmaps draw an <image> in g.hm.
+    const paths = [...el.querySelectorAll(".main-svg g.trace path")]
+      .filter((p) => {
+        const d = p.getAttribute("d") || "";
+        return d.length > 4 && d !== "M0,0Z";
+      });
+    return {
+      chart: el.dataset.chart || null,
+      traces,
+      svg: el.querySelectorAll(".main-svg").length,
+      paths: paths.length,
+      images: el.querySelectorAll(".main-svg .hm image").length,
+      canvases: el.querySelectorAll("canvas").length,
+      legend: [...el.querySelectorAll(".legendtext")].map((t) => t.textContent),
+    };
+  });
+  const texts = (selector) => [...section.querySelectorAll(selector)].filter(visible)
+    .map((p) => p.textContent.trim());
+  return {charts, hints: texts("p.ki-hint"), errors: texts(".ki-error")};
+}
+"""
+
+_SET_STEP_JS = """
+(where) => {
+  const el = document.querySelector("#ki-step");
+  el.value = where === "min" ? el.min : where === "max" ? el.max : String(where);
+  el.dispatchEvent(new Event("input", {bubbles: true}));
+  el.dispatchEvent(new Event("change", {bubbles: true}));
+  return el.value;
+}
+"""
+
+_RENDER_STATE_JS = """
+() => ({rendered: Number(document.body.dataset.kiRendered || 0),
+        step: document.body.dataset.kiStep})
+"""
+
+
+def charts_of(frame, panel: str) -> dict:
+    state = frame.evaluate(_CHARTS_JS, panel)
+    assert state is not None, f"no section.ki-panel[data-panel={panel}] in the dashboard"
+    return state
+
+
+def has_data(trace: dict) -> bool:
+    return trace["visible"] is not False and (trace["y"] > 0 or trace["z"] > 0 or trace["x"] > 0)
+
+
+def drawn(chart: dict) -> bool:
+    gl = any(t["type"].endswith("gl") for t in chart["traces"])
+    return chart["svg"] > 0 and (
+        chart["paths"] > 0 or chart["images"] > 0 or (gl and chart["canvases"] > 0)
+    )
+
+
+def render_state(frame) -> dict:
+    return frame.evaluate(_RENDER_STATE_JS)
+
+
+def wait_render_after(frame, before: int, what: str) -> dict:
+    """Waits for a full render newer than ``before`` (the kiRendered counter)."""
+    try:
+        frame.wait_for_function(
+            "n => Number(document.body.dataset.kiRendered || 0) > n",
+            arg=before,
+            timeout=TIMEOUT_S * 1000,
+        )
+    except Exception as error:  # Playwright's TimeoutError; name the interaction
+        pytest.fail(f"no full render (kiRendered > {before}) after {what}: {error}", pytrace=False)
+    return render_state(frame)
+
+
+def run_boxes(frame) -> dict[str, bool]:
+    """Run name -> checked, from ``#ki-runs input[type=checkbox][data-run]``."""
+    return frame.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll(
+             "#ki-runs input[type=checkbox][data-run]")].map((b) => [b.dataset.run, b.checked]))"""
+    )
+
+
+def set_run(frame, run: str, checked: bool) -> None:
+    """Checks or unchecks a run as a user would (a click), then waits for the render."""
+    boxes = run_boxes(frame)
+    assert run in boxes, f"no checkbox for run {run!r} in #ki-runs; runs listed: {list(boxes)}"
+    if boxes[run] == checked:
+        return
+    before = render_state(frame)["rendered"]
+    frame.evaluate(
+        """(run) => [...document.querySelectorAll("#ki-runs input[type=checkbox][data-run]")]
+             .find((b) => b.dataset.run === run).click()""",
+        run,
+    )
+    wait_render_after(frame, before, f"{'checking' if checked else 'unchecking'} run {run!r}")
+    assert run_boxes(frame)[run] == checked
+
+
+def trace_run(trace: dict, runs: tuple[str, ...]) -> str | None:
+    """Which run a trace belongs to: its meta or legendgroup, else the longest run in its name."""
+    meta = trace["meta"]
+    if isinstance(meta, dict) and meta.get("run") in runs:
+        return meta["run"]
+    if meta in runs:
+        return meta
+    if trace["legendgroup"] in runs:
+        return trace["legendgroup"]
+    named = [run for run in runs if trace["name"] and run in trace["name"]]
+    return max(named, key=len) if named else None
+
+
+def run_colours(frame, runs: tuple[str, ...]) -> dict[str, set[str]]:
+    """Run -> the colours of its traces in the model_auc chart."""
+    state = charts_of(frame, "model_auc")
+    colours: dict[str, set[str]] = {}
+    for chart in state["charts"]:
+        for trace in chart["traces"]:
+            if has_data(trace):
+                colours.setdefault(trace_run(trace, runs), set()).add(trace["color"])
+    return colours
+
+
+def neuron_values(frame) -> list:
+    """The y arrays of the neuron_mean chart (the per-unit means at the current step)."""
+    return frame.evaluate(
+        """() => {
+          const panel = document.querySelector('section.ki-panel[data-panel="neurons"]');
+          const charts = [...panel.querySelectorAll("div.ki-chart")];
+          const chart = charts.find((c) => (c.dataset.chart || "").includes("neuron_mean"))
+            || charts[0];
+          return (chart.data || []).map((t) => Array.from(t.y || []));
+        }"""
+    )
+
+
+def choose_layer(frame, layer: str) -> None:
+    """Picks ``layer`` in ``#ki-layer`` (a wide one shows many units) and waits for the render."""
+    options = frame.evaluate(
+        "() => [...document.querySelectorAll('#ki-layer option')].map(o => o.value)"
+    )
+    assert layer in options, f"#ki-layer does not offer {layer!r}: {options}"
+    if frame.locator("#ki-layer").input_value() == layer:
+        return
+    before = render_state(frame)["rendered"]
+    frame.locator("#ki-layer").select_option(layer)
+    wait_render_after(frame, before, f"choosing layer {layer!r}")
+
+
+def plugin_runs(board) -> dict[str, dict]:
+    return {entry["run"]: entry for entry in board.get_json("runs")["runs"]}
+
+
+def hover_text_of_run(frame, charts: list[dict], run: str) -> str:
+    """Hovers the first point of a trace of ``run`` (model_auc first); returns the label text."""
+    ordered = sorted(charts, key=lambda chart: chart["chart"] != "model_auc")
+    for chart in ordered:
+        for index, trace in enumerate(chart["traces"]):
+            if has_data(trace) and trace_run(trace, ALL_RUNS) == run:
+                return frame.evaluate(
+                    """([name, index]) => {
+                      const el = document.querySelector(`div.ki-chart[data-chart="${name}"]`);
+                      window.Plotly.Fx.hover(el, [{curveNumber: index, pointNumber: 0}]);
+                      return [...el.querySelectorAll(".hoverlayer .hovertext")]
+                        .map((h) => h.textContent).join(" | ");
+                    }""",
+                    [chart["chart"], index],
+                )
+    pytest.fail(f"no chart has a trace of run {run!r}", pytrace=False)
+
+
+# Tests ------------------------------------------------------------------------------------------
+
+
+def test_tab_is_listed_and_enabled(board, dashboard):
+    status, body, _ = fetch(f"{board.url}data/plugins_listing")
+    assert status == 200
+    listing = json.loads(body)
+    assert "keras_inspect" in listing, (
+        f"keras_inspect not in /data/plugins_listing: {list(listing)}"
+    )
+    assert listing["keras_inspect"]["enabled"] is True
+    assert listing["keras_inspect"]["tab_name"] == "Inspect"
+
+    page, frame = dashboard(board)
+    tab = page.locator('.plugin-name[data-plugin-id="keras_inspect"]')
+    assert tab.text_content().strip() == "Inspect"  # the header upper-cases it with CSS
+    header = page.locator('[role="tab"]', has=tab)
+    assert header.get_attribute("aria-disabled") == "false"
+    assert header.get_attribute("aria-selected") == "true"
+    assert frame.locator("#ki-root").count() == 1
+
+
+def test_every_panel_draws_data(board, dashboard):
+    _, frame = dashboard(board)
+    problems = []
+    for panel in PANELS:
+        state = charts_of(frame, panel)
+        full = [c for c in state["charts"] if any(has_data(t) for t in c["traces"])]
+        if not state["charts"]:
+            problems.append(f"{panel}: no div.ki-chart")
+        elif not full:
+            problems.append(f"{panel}: no chart has a trace with data: {state['charts']}")
+        elif not any(drawn(c) for c in full):
+            problems.append(f"{panel}: traces have data but nothing was drawn: {full}")
+        if state["hints"]:
+            problems.append(f"{panel}: hint shown although its quantity exists: {state['hints']}")
+        if state["errors"]:
+            problems.append(f"{panel}: error shown: {state['errors']}")
+    assert not problems, "\n".join(problems)
+
+
+def test_choosing_a_step_changes_the_per_unit_panels(board, dashboard):
+    _, frame = dashboard(board)
+    choose_layer(frame, WIDE_LAYER)
+    before = render_state(frame)
+    values_before = neuron_values(frame)
+    assert any(len(y) == WIDE_UNITS for y in values_before), (
+        f"no neuron_mean trace has the {WIDE_UNITS} units of {WIDE_LAYER}: {values_before}"
+    )
+    slider = frame.evaluate(
+        "() => { const s = document.querySelector('#ki-step'); "
+        "return {type: s.type, min: s.min, max: s.max, value: s.value}; }"
+    )
+    assert slider["type"] == "range"
+    assert slider["min"] != slider["max"], f"#ki-step offers one position only: {slider}"
+    target = "min" if slider["value"] != slider["min"] else "max"
+    frame.evaluate(_SET_STEP_JS, target)
+    after = wait_render_after(frame, before["rendered"], f"moving #ki-step to its {target}")
+    assert after["step"] != before["step"], f"kiStep stayed {before['step']} after moving #ki-step"
+    label = frame.locator("#ki-step-label").inner_text()
+    assert after["step"] in label, f"#ki-step-label {label!r} does not show step {after['step']}"
+    values_after = neuron_values(frame)
+    assert values_after != values_before, (
+        f"neuron_mean unchanged from step {before['step']} to {after['step']}"
+    )
+
+
+def test_two_runs_show_as_two_coloured_traces(board, dashboard):
+    _, frame = dashboard(board)
+    for run in CTR_RUNS:
+        set_run(frame, run, True)
+    set_run(frame, HOSTILE_RUN, False)
+    two = run_colours(frame, ALL_RUNS)
+    for run in CTR_RUNS:
+        assert run in two, f"model_auc has no trace of run {run!r}; traces by run: {two}"
+        assert len(two[run]) == 1 and None not in two[run], (
+            f"run {run!r} should have one colour, has {two[run]}"
+        )
+    assert two["ctr"] != two["ctr2"], f"ctr and ctr2 share the colour {two['ctr']}"
+    assert set(two) <= set(CTR_RUNS), f"unchecked run still drawn: {two}"
+
+    set_run(frame, HOSTILE_RUN, True)
+    three = run_colours(frame, ALL_RUNS)
+    assert {run: three.get(run) for run in CTR_RUNS} == {run: two[run] for run in CTR_RUNS}, (
+        f"colours changed when a third run was checked: {two} -> {three}"
+    )
+    assert HOSTILE_RUN in three and not three[HOSTILE_RUN] & (two["ctr"] | two["ctr2"]), three
+
+    set_run(frame, HOSTILE_RUN, False)
+    again = run_colours(frame, ALL_RUNS)
+    assert again == two, f"colours changed when the third run was unchecked again: {two} -> {again}"
+
+
+def test_hostile_run_name_renders_as_text(board, dashboard):
+    page, frame = dashboard(board)
+    set_run(frame, HOSTILE_RUN, True)
+    label = frame.evaluate(
+        """(run) => {
+          const box = [...document.querySelectorAll("#ki-runs input[type=checkbox][data-run]")]
+            .find((b) => b.dataset.run === run);
+          const label = box.closest("label")
+            || (box.id && document.querySelector(`label[for="${CSS.escape(box.id)}"]`))
+            || box.parentElement;
+          return {text: label.textContent,
+                  exact: [...label.querySelectorAll("*"), label].some(
+                    (e) => e.textContent.trim() === run)};
+        }""",
+        HOSTILE_RUN,
+    )
+    assert HOSTILE_RUN in label["text"], f"run label shows {label['text']!r}"
+    assert label["exact"], f"no element of the run label has exactly the text {HOSTILE_RUN!r}"
+    page.wait_for_timeout(500)  # an injected <img src=x> would fire onerror by now
+    for where in page.frames:
+        injected = where.evaluate(
+            """() => [...document.querySelectorAll("img")]
+                 .filter((i) => i.getAttribute("src") === "x" || i.hasAttribute("onerror"))
+                 .map((i) => i.outerHTML)"""
+        )
+        assert not injected, f"the run name became an element in {where.url}: {injected}"
+    charts = [chart for panel in PANELS for chart in charts_of(frame, panel)["charts"]]
+    legends = [text for chart in charts for text in chart["legend"]]
+    if legends:  # Plotly legends are optional (the run selector is the legend)
+        assert any(HOSTILE_RUN in text for text in legends), f"legend texts: {legends}"
+    shown = hover_text_of_run(frame, charts, HOSTILE_RUN)
+    assert HOSTILE_RUN in shown, f"the hover label of the hostile run's trace reads {shown!r}"
+    # The autouse check fails the test if a dialog (alert) opened.
+
+
+def test_no_console_errors(board, dashboard, page_log):
+    _, frame = dashboard(board)
+    for run in ALL_RUNS:
+        set_run(frame, run, True)
+    for select in ("#ki-dataset", "#ki-layer"):
+        options = frame.evaluate(
+            f"() => [...document.querySelectorAll('{select} option')].map((o) => o.value)"
+        )
+        assert options, f"{select} has no options"
+        for value in (options[-1], options[0]):
+            before = render_state(frame)["rendered"]
+            current = frame.locator(select).input_value()
+            if value == current:
+                continue
+            frame.locator(select).select_option(value)
+            wait_render_after(frame, before, f"choosing {value!r} in {select}")
+    for target in ("max", "min"):
+        before = render_state(frame)["rendered"]
+        position = frame.locator("#ki-step").input_value()
+        if frame.evaluate(_SET_STEP_JS, target) != position:
+            wait_render_after(frame, before, f"moving #ki-step to its {target}")
+    for run in ALL_RUNS[1:]:
+        set_run(frame, run, False)
+    frame.wait_for_timeout(500)
+    assert not page_log.errors, "\n".join(page_log.errors)
+
+
+def test_empty_logdir_shows_the_getting_started_hint(empty_board, dashboard):
+    status, body, _ = fetch(f"{empty_board.url}data/plugins_listing")
+    assert status == 200 and json.loads(body)["keras_inspect"]["enabled"] is True, body[:500]
+    _, frame = dashboard(empty_board, rendered=False)
+    empty = frame.locator("div.ki-empty")
+    empty.wait_for(state="visible", timeout=TIMEOUT_S * 1000)
+    assert "InspectCallback" in empty.inner_text()
+    assert (
+        frame.locator("div.ki-chart").count() == 0
+        or not frame.locator("div.ki-chart").first.is_visible()
+    )
+
+
+def append_checkpoint(run_dir: str, step: int) -> None:
+    """Appends a copy of the last checkpoint of a run at ``step`` (a new event file)."""
+    import keras_inspect as ki
+    from keras_inspect.writer import InspectWriter
+    from tb_plugin.metadata import EXTRA_AXES, keras_log_tag
+
+    frame = ki.load(run_dir)
+    last = frame[frame.step == frame.step.max()]
+    with InspectWriter(run_dir) as writer:
+        for row in last.to_dict("records"):
+            if row["quantity"] in ki.QUANTITIES:
+                extra = {axis: row[axis] for axis in EXTRA_AXES if isinstance(row.get(axis), str)}
+                writer.write(
+                    step,
+                    row["quantity"],
+                    row["value"],
+                    dataset=row["dataset"],
+                    layer=row["layer"],
+                    **extra,
+                )
+            elif not row["dataset"] and not row["layer"] and np.ndim(row["value"]) == 0:
+                writer.write_scalar(step, keras_log_tag(row["quantity"]), float(row["value"]))
+
+
+def test_live_update_after_reload(board, dashboard):
+    page, frame = dashboard(board)
+    set_run(frame, "ctr", True)
+    choose_layer(frame, WIDE_LAYER)
+    frame.evaluate("() => { window.__kiSamePage = true; }")
+    max_before = frame.evaluate("() => Number(document.querySelector('#ki-step').max)")
+
+    append_checkpoint(os.path.join(board.logdir, "ctr"), LIVE_STEP)
+    deadline = time.monotonic() + TIMEOUT_S
+    while LIVE_STEP not in plugin_runs(board)["ctr"]["steps"]:
+        assert time.monotonic() < deadline, f"/runs never listed step {LIVE_STEP} of ctr"
+        time.sleep(0.3)
+
+    before = render_state(frame)["rendered"]
+    page.locator(".reload-button").click()
+    try:
+        frame.wait_for_function(
+            "n => Number(document.querySelector('#ki-step').max) > n",
+            arg=max_before,
+            timeout=TIMEOUT_S * 1000,
+        )
+    except Exception as error:  # Playwright's TimeoutError
+        pytest.fail(
+            f"#ki-step did not grow past max={max_before} after the reload button although "
+            f"/runs lists step {LIVE_STEP}: {error}",
+            pytrace=False,
+        )
+    frame.evaluate(_SET_STEP_JS, "max")  # a no-op if the dashboard already follows the latest
+    frame.wait_for_function(
+        "s => document.body.dataset.kiStep === s", arg=str(LIVE_STEP), timeout=TIMEOUT_S * 1000
+    )
+    assert render_state(frame)["rendered"] > before
+    assert frame.evaluate("() => window.__kiSamePage === true"), "the plugin page was reloaded"
+    assert any(len(y) == WIDE_UNITS for y in neuron_values(frame))

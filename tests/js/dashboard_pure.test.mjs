@@ -1,0 +1,122 @@
+// Unit tests of the dashboard's pure helpers (no browser): `node --test tests/js/`.
+// The browser behaviour is covered by the Playwright tests; these pin the small rules that are
+// easy to break: selection defaults and repair, stable run colours, escaping for Plotly, the
+// Keras-log split of the loss panel and the histogram step lines.
+
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import { hashName, PALETTE, runColor, assignRunColors, datasetStyle } from "../../tb_plugin/static/colors.js";
+import { plotlyText } from "../../tb_plugin/static/dom.js";
+import { Selection, stepAtOrBefore, DEFAULT_DATASETS } from "../../tb_plugin/static/state.js";
+import { metricsOf } from "../../tb_plugin/static/panels/loss.js";
+import { histogramLine, classOrder } from "../../tb_plugin/static/panels/score_hist.js";
+import { nestedBar } from "../../tb_plugin/static/panels/neurons.js";
+import { valueAt } from "../../tb_plugin/static/panel_kit.js";
+import { nearestStep } from "../../tb_plugin/static/selectors.js";
+
+function run(name, extra = {}) {
+  return {
+    run: name,
+    steps: [0, 1, 2],
+    datasets: ["train", "test1", "test2", "test3", "test4"],
+    layers: ["dense_1", "dense_2"],
+    quantities: ["model_auc"],
+    classes: ["0", "1"],
+    logs: ["loss"],
+    ...extra,
+  };
+}
+
+test("selection defaults: all runs, train focus, first layer, latest step, first datasets shown", () => {
+  const sel = new Selection();
+  sel.setCatalog([run("b"), run("a", { steps: [0, 5] })]);
+  assert.deepEqual(sel.runs, ["a", "b"]);
+  assert.equal(sel.dataset, "train");
+  assert.equal(sel.layer, "dense_1");
+  assert.equal(sel.step, 5);
+  assert.deepEqual(sel.steps, [0, 1, 2, 5]);
+  assert.deepEqual(sel.datasets, ["train", "test1", "test2", "test3", "test4"].slice(0, DEFAULT_DATASETS));
+});
+
+test("train is first in the dataset order (solid line) and the focus is always shown", () => {
+  const sel = new Selection();
+  sel.setCatalog([run("a", { datasets: ["test1", "test2", "test3", "test4", "train"] })]);
+  assert.deepEqual(sel.datasetOrder.slice(0, 2), ["train", "test1"]);
+  assert.equal(sel.dataset, "train");
+  sel.setDataset("test4");
+  assert.ok(sel.datasets.includes("test4"));
+});
+
+test("selection survives a reload and follows the newest checkpoint", () => {
+  const sel = new Selection();
+  sel.setCatalog([run("a"), run("b")]);
+  sel.setRunSelected("b", false);
+  sel.setLayer("dense_2");
+  sel.setCatalog([run("a", { steps: [0, 1, 2, 3] }), run("b"), run("c")]);
+  assert.deepEqual(sel.runs, ["a", "c"]); // new run shown, hidden run stays hidden
+  assert.equal(sel.layer, "dense_2");
+  assert.equal(sel.step, 3);
+  sel.setStep(1);
+  sel.setCatalog([run("a", { steps: [0, 1, 2, 3, 4] })]);
+  assert.equal(sel.step, 1); // moved by the user: kept
+});
+
+test("setStep snaps to the latest checkpoint at or before the value and notifies once", () => {
+  const sel = new Selection();
+  sel.setCatalog([run("a", { steps: [0, 10, 20] })]);
+  const seen = [];
+  sel.subscribe((_, changed) => seen.push([...changed]));
+  sel.setStep(15);
+  sel.setStep(12);
+  assert.equal(sel.step, 10);
+  assert.deepEqual(seen, [["step"]]);
+  assert.equal(stepAtOrBefore([0, 10, 20], -1), null);
+  assert.equal(nearestStep([0, 10, 20], 16), 20);
+});
+
+test("run colours are stable, distinct while the palette lasts, and unaffected by new runs", () => {
+  assignRunColors(["ctr_seed0", "ctr_seed1", "<img src=x onerror=alert(1)>"]);
+  const before = ["ctr_seed0", "ctr_seed1", "<img src=x onerror=alert(1)>"].map(runColor);
+  assert.equal(new Set(before).size, 3);
+  assignRunColors(["aaa", "ctr_seed0", "zzz"]);
+  assert.deepEqual(["ctr_seed0", "ctr_seed1", "<img src=x onerror=alert(1)>"].map(runColor), before);
+  assert.ok(PALETTE.includes(runColor("zzz")));
+  assert.equal(hashName("abc"), hashName("abc"));
+  assert.equal(datasetStyle(0).dash, "solid");
+  assert.notEqual(datasetStyle(1).dash, "solid");
+});
+
+test("plotlyText escapes markup so Plotly shows it literally", () => {
+  assert.equal(plotlyText("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+  assert.equal(plotlyText("a&b $x$"), "a&amp;b &#36;x&#36;");
+});
+
+test("loss panel prefers the callback's copies and pairs val_ metrics as validation", () => {
+  const series = [
+    { name: "loss", source: "inspect", steps: [0], values: [1] },
+    { name: "val_loss", source: "inspect", steps: [0], values: [2] },
+    { name: "loss", source: "train", steps: [0], values: [9] },
+    { name: "auc", source: "train", steps: [0], values: [0.5] },
+    { name: "auc", source: "validation", steps: [0], values: [0.4] },
+  ];
+  const metrics = metricsOf(series);
+  assert.equal(metrics.get("loss").training.values[0], 1);
+  assert.equal(metrics.get("loss").validation.values[0], 2);
+  assert.equal(metrics.get("auc").training.source, "train");
+  assert.equal(metrics.get("auc").validation.source, "validation");
+});
+
+test("histogram cells become step lines; positives first", () => {
+  const line = histogramLine({ values: [[0, 0.5, 1.2], [0.5, 1, 0.8]] });
+  assert.deepEqual(line, { x: [0, 0.5, 1], y: [1.2, 0.8, 0.8] });
+  assert.deepEqual(classOrder(["0", "2", "1"]), ["1", "0", "2"]);
+});
+
+test("small helpers", () => {
+  assert.equal(valueAt([0, 2, 4], [10, 20, 30], 3), 20);
+  assert.equal(valueAt([2, 4], [20, 30], 1), null);
+  const back = nestedBar(0, 3);
+  const front = nestedBar(2, 3);
+  assert.ok(back.width > front.width && back.opacity < front.opacity);
+});
