@@ -296,7 +296,15 @@ class TensorBoard:
 
     def route(self, path: str, **params: object) -> str:
         """The URL of a plugin route, e.g. ``route("values", run="a", step=3)``."""
-        query = urllib.parse.urlencode({k: str(v) for k, v in params.items() if v is not None})
+        # A list value repeats the parameter (run=a&run=b), as the dashboard's batched calls do.
+        query = urllib.parse.urlencode(
+            {
+                k: [str(x) for x in v] if isinstance(v, list) else str(v)
+                for k, v in params.items()
+                if v is not None
+            },
+            doseq=True,
+        )
         return f"{self.wait_ready()}{ROUTE_PREFIX}{path}" + (f"?{query}" if query else "")
 
     def get_json(self, path: str, **params: object) -> object:
@@ -390,10 +398,13 @@ def route_calls(index: dict, repeats: int) -> list[tuple[str, str, dict]]:
         dataset = datasets[i % len(datasets)]
         layer = layers[i % len(layers)]
         calls.append(("runs", "runs", {}))
-        calls.append(("logs", "logs", {"run": run}))
+        # The dashboard asks for every selected run at once (model.js batches per tick).
+        calls.append(("logs (all runs)", "logs", {"run": runs}))
+        calls.append(("logs (one run)", "logs", {"run": run}))
         for quantity in SCALAR_QUANTITIES:
             if quantity in entry["quantities"]:
-                calls.append((f"scalars {quantity}", "scalars", {"run": run, "quantity": quantity}))
+                params = {"run": runs, "quantity": quantity}
+                calls.append((f"scalars {quantity} (all runs)", "scalars", params))
         for quantity in VALUE_QUANTITIES:
             if quantity not in entry["quantities"]:
                 continue

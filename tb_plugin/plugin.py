@@ -74,10 +74,10 @@ class InspectPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def scalars_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
-        run = _text(request, "run")
+        runs = _runs(request)
         quantity = _quantity(request)
         return _json(
-            request, data.scalars_impl(self._provider, ctx, eid, self._indexes, run, quantity)
+            request, data.scalars_impl(self._provider, ctx, eid, self._indexes, runs, quantity)
         )
 
     @wrappers.Request.application
@@ -101,7 +101,7 @@ class InspectPlugin(base_plugin.TBPlugin):
     def logs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         return _json(
-            request, data.logs_impl(self._provider, ctx, eid, self._indexes, _text(request, "run"))
+            request, data.logs_impl(self._provider, ctx, eid, self._indexes, _runs(request))
         )
 
     # Static files -----------------------------------------------------------------------------
@@ -155,6 +155,16 @@ def _text(request: wrappers.Request, name: str, required: bool = True) -> str | 
     if len(value) > 1000 or "\x00" in value:
         raise errors.InvalidArgumentError(f"query parameter {name!r} is malformed")
     return value
+
+
+def _runs(request: wrappers.Request) -> list[str]:
+    """One or more ``run`` parameters, in order, without repeats."""
+    runs = request.args.getlist("run")
+    if not runs:
+        raise errors.InvalidArgumentError("missing query parameter 'run'")
+    if len(runs) > 1000 or any(len(r) > 1000 or "\x00" in r for r in runs):
+        raise errors.InvalidArgumentError("query parameter 'run' is malformed")
+    return list(dict.fromkeys(runs))
 
 
 def _quantity(request: wrappers.Request) -> str:

@@ -77,8 +77,9 @@ def test_scalars_match_what_ki_load_reads(client, ctr_logdir):
     frame = ki.load(ctr_logdir)
     status, answer = get(client, "scalars", run="ctr", quantity="probe_auc")
     assert status == 200
-    assert len(answer["series"]) == 9 * 5
-    first = answer["series"][0]
+    (part,) = answer["runs"]
+    assert part["run"] == "ctr" and len(part["series"]) == 9 * 5
+    first = part["series"][0]
     assert (first["layer"], first["dataset"]) == ("dense_1", "train")
     expected = frame[
         (frame.quantity == "probe_auc") & (frame.layer == "dense_1") & (frame.dataset == "train")
@@ -132,9 +133,10 @@ def test_values_pick_the_latest_checkpoint_at_or_before_step(client, ctr_logdir)
 def test_logs_come_from_the_callback_and_from_keras_runs(client):
     status, answer = get(client, "logs", run="ctr")
     assert status == 200
-    sources = {(s["name"], s["source"]) for s in answer["series"]}
+    (part,) = answer["runs"]
+    sources = {(s["name"], s["source"]) for s in part["series"]}
     assert {("loss", "inspect"), ("loss", "train"), ("loss", "validation")} <= sources
-    assert all(len(s["steps"]) == len(s["values"]) == 2 for s in answer["series"])
+    assert all(len(s["steps"]) == len(s["values"]) == 2 for s in part["series"])
 
 
 @pytest.mark.slow
@@ -145,7 +147,7 @@ def test_logs_come_from_the_callback_and_from_keras_runs(client):
         ("scalars", {"run": "ctr"}, 400, "missing query parameter 'quantity'"),
         ("scalars", {"run": "ctr", "quantity": "<b>"}, 400, "not a quantity name"),
         ("scalars", {"run": "nope", "quantity": "model_auc"}, 404, "no keras_inspect run"),
-        ("scalars", {"run": "ctr", "quantity": "neuron_mean"}, 404, "no scalar quantity"),
+        ("scalars", {"run": "ctr", "quantity": "neuron_mean"}, 404, "has a scalar quantity"),
         (
             "values",
             {"run": "ctr", "quantity": "neuron_mean"},
@@ -267,3 +269,22 @@ def test_new_checkpoints_show_after_runs_is_fetched_again(tmp_path):
     assert [r["steps"] for r in runs["runs"]] == [[0, 1], [0]]
     status, answer = get(client, "values", run="a", quantity="neuron_mean", step=1)
     assert answer["step"] == 1 and answer["cells"][0]["values"] == [2.0, 2.0, 2.0]
+
+
+def test_several_runs_are_answered_in_one_request(tmp_path):
+    for run, value in (("a", 0.5), ("b", 0.25)):
+        with InspectWriter(tmp_path / run) as writer:
+            writer.write(0, "layer_std", value, dataset="train", layer="d")
+            writer.write_scalar(0, metadata.keras_log_tag("loss"), value)
+    with InspectWriter(tmp_path / "c") as writer:
+        writer.write(0, "dead_fraction", 0.0, dataset="train", layer="d")
+    client, _, _ = serve(tmp_path)
+    response = client.get(f"{BASE}/scalars?run=b&run=a&run=c&run=b&quantity=layer_std")
+    answer = json.loads(response.get_data())
+    assert [(p["run"], p["series"][0]["values"]) for p in answer["runs"]] == [
+        ("b", [0.25]),
+        ("a", [0.5]),
+    ]  # in the asked order, repeats dropped, "c" (no layer_std) left out
+    logs = json.loads(client.get(f"{BASE}/logs?run=a&run=b").get_data())
+    assert [p["run"] for p in logs["runs"]] == ["a", "b"]
+    assert client.get(f"{BASE}/scalars?run=a&run=nope&quantity=layer_std").status_code == 404

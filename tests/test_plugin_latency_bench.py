@@ -34,8 +34,8 @@ def test_plugin_latency_benchmark_calls_every_route_and_renders(tmp_path):
     result = json.loads(figures.read_text())
 
     labels = set(result["statuses"])
-    assert {"runs", "logs"} <= labels
-    assert {f"scalars {q}" for q in plugin_latency.SCALAR_QUANTITIES} <= labels
+    assert {"runs", "logs (all runs)", "logs (one run)"} <= labels
+    assert {f"scalars {q} (all runs)" for q in plugin_latency.SCALAR_QUANTITIES} <= labels
     assert {f"values {q}" for q in plugin_latency.VALUE_QUANTITIES} <= labels
     failures = [f for entry in result["routes"].values() for f in entry["failures"]]
     assert result["statuses"] == {label: [200] for label in labels}, failures
