@@ -21,6 +21,7 @@ demo: install
 test: install
 	$(PY) -m ruff check keras_inspect tb_plugin tests examples benchmarks
 	$(VENV)/bin/lint-imports
+	node --test tests/js/
 	$(PY) -m pytest
 
 bench: install
