@@ -229,31 +229,43 @@ def scalars_impl(
     indexes: IndexCache,
     runs: list[str],
     quantity: str,
+    datasets: list[str] | None = None,
+    layers: list[str] | None = None,
 ) -> dict:
     """The ``/scalars`` answer: every series of one scalar quantity, for one or more runs.
 
     All runs are read in one call: the dashboard overlays many runs, and each call to the data
-    server costs tens of milliseconds whatever its size. Runs without the quantity are left
-    out; 404 when none has it.
+    server costs tens of milliseconds whatever its size. ``datasets`` and ``layers`` keep only
+    the series a chart draws (a filter that keeps nothing gives empty series, not an error).
+    Runs without the quantity are left out; 404 when none has it.
     """
     infos = [indexes.run(provider, ctx, experiment_id, run) for run in runs]
-    wanted = {info.run: [s for s in info.of(quantity) if s.is_scalar] for info in infos}
-    if not any(wanted.values()):
+    having = {info.run: [s for s in info.of(quantity) if s.is_scalar] for info in infos}
+    if not any(having.values()):
         raise errors.NotFoundError(f"no run of {runs!r} has a scalar quantity {quantity!r}")
-    data = provider.read_scalars(
-        ctx,
-        experiment_id=experiment_id,
-        plugin_name=PLUGIN_NAME,
-        downsample=_ALL,
-        run_tag_filter=provider_lib.RunTagFilter(
-            [info.tb_run for info in infos if wanted[info.run]],
-            sorted({s.tag for series in wanted.values() for s in series}),
-        ),
-    )
+    infos = [info for info in infos if having[info.run]]
+    wanted = {
+        run: [
+            s
+            for s in series
+            if (not datasets or s.dataset in datasets) and (not layers or s.layer in layers)
+        ]
+        for run, series in having.items()
+    }
+    tags = sorted({s.tag for series in wanted.values() for s in series})
+    data = {}
+    if tags:
+        data = provider.read_scalars(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=PLUGIN_NAME,
+            downsample=_ALL,
+            run_tag_filter=provider_lib.RunTagFilter(
+                [info.tb_run for info in infos if wanted[info.run]], tags
+            ),
+        )
     answer = []
     for info in infos:
-        if not wanted[info.run]:
-            continue
         points_of = data.get(info.tb_run, {})
         answer.append(
             {

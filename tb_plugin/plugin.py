@@ -74,11 +74,17 @@ class InspectPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def scalars_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
-        runs = _runs(request)
-        quantity = _quantity(request)
-        return _json(
-            request, data.scalars_impl(self._provider, ctx, eid, self._indexes, runs, quantity)
+        answer = data.scalars_impl(
+            self._provider,
+            ctx,
+            eid,
+            self._indexes,
+            _runs(request),
+            _quantity(request),
+            datasets=_names(request, "dataset"),
+            layers=_names(request, "layer"),
         )
+        return _json(request, answer)
 
     @wrappers.Request.application
     def values_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -157,14 +163,20 @@ def _text(request: wrappers.Request, name: str, required: bool = True) -> str | 
     return value
 
 
+def _names(request: wrappers.Request, name: str) -> list[str]:
+    """Every value of a repeatable parameter, in order, without repeats (may be empty)."""
+    values = request.args.getlist(name)
+    if len(values) > 1000 or any(len(v) > 1000 or "\x00" in v for v in values):
+        raise errors.InvalidArgumentError(f"query parameter {name!r} is malformed")
+    return list(dict.fromkeys(values))
+
+
 def _runs(request: wrappers.Request) -> list[str]:
-    """One or more ``run`` parameters, in order, without repeats."""
-    runs = request.args.getlist("run")
+    """One or more ``run`` parameters."""
+    runs = _names(request, "run")
     if not runs:
         raise errors.InvalidArgumentError("missing query parameter 'run'")
-    if len(runs) > 1000 or any(len(r) > 1000 or "\x00" in r for r in runs):
-        raise errors.InvalidArgumentError("query parameter 'run' is malformed")
-    return list(dict.fromkeys(runs))
+    return runs
 
 
 def _quantity(request: wrappers.Request) -> str:

@@ -285,6 +285,10 @@ def test_several_runs_are_answered_in_one_request(tmp_path):
         ("b", [0.25]),
         ("a", [0.5]),
     ]  # in the asked order, repeats dropped, "c" (no layer_std) left out
+    narrowed = client.get(f"{BASE}/scalars?run=a&run=b&quantity=layer_std&dataset=test1")
+    assert [p["series"] for p in json.loads(narrowed.get_data())["runs"]] == [[], []]
+    kept = json.loads(client.get(f"{BASE}/scalars?run=a&quantity=layer_std&layer=d").get_data())
+    assert [len(p["series"]) for p in kept["runs"]] == [1]
     logs = json.loads(client.get(f"{BASE}/logs?run=a&run=b").get_data())
     assert [p["run"] for p in logs["runs"]] == ["a", "b"]
     assert client.get(f"{BASE}/scalars?run=a&run=nope&quantity=layer_std").status_code == 404

@@ -74,22 +74,30 @@ export function fetchRuns() {
 // part is cached under its own single-run URL, so later calls for one run hit the cache.
 const batches = new Map(); // "route\0quantity" -> Map(run -> {resolve, reject})
 
-function batched(route, quantity, run) {
-  const single = url(route, { run, quantity });
+function withFilters(query, filters) {
+  for (const [name, values] of Object.entries(filters)) {
+    for (const value of values || []) query.append(name, String(value));
+  }
+  return query;
+}
+
+function batched(route, quantity, run, filters = {}) {
+  const filterText = withFilters(new URLSearchParams(), filters).toString();
+  const single = url(route, { run, quantity }) + (filterText ? `&${filterText}` : "");
   const hit = cache.get(single);
   if (hit) {
     cache.delete(single);
     cache.set(single, hit);
     return hit;
   }
-  const key = `${route}\u0000${quantity ?? ""}`;
+  const key = `${route}\u0000${quantity ?? ""}\u0000${filterText}`;
   let batch = batches.get(key);
   if (!batch) {
-    batch = new Map();
+    batch = { runs: new Map(), filters };
     batches.set(key, batch);
     setTimeout(() => sendBatch(route, quantity, key), 0);
   }
-  const promise = new Promise((resolve, reject) => batch.set(run, { resolve, reject }));
+  const promise = new Promise((resolve, reject) => batch.runs.set(run, { resolve, reject }));
   cache.set(single, promise);
   promise.catch(() => {
     if (cache.get(single) === promise) cache.delete(single);
@@ -102,25 +110,29 @@ async function sendBatch(route, quantity, key) {
   const batch = batches.get(key);
   batches.delete(key);
   const query = new URLSearchParams();
-  for (const run of batch.keys()) query.append("run", run);
+  for (const run of batch.runs.keys()) query.append("run", run);
   if (quantity !== undefined) query.set("quantity", quantity);
+  withFilters(query, batch.filters);
   const batchUrl = `./${route}?${query.toString()}`;
   try {
     const answer = await getJson(batchUrl);
     const parts = new Map(answer.runs.map((part) => [part.run, part]));
-    for (const [run, { resolve, reject }] of batch) {
+    for (const [run, { resolve, reject }] of batch.runs) {
       const part = parts.get(run);
       if (part) resolve({ ...part, quantity });
       else reject(new FetchError(url(route, { run, quantity }), 404, `run has no ${quantity}`));
     }
   } catch (error) {
-    for (const { reject } of batch.values()) reject(error);
+    for (const { reject } of batch.runs.values()) reject(error);
   }
 }
 
-/** GET /scalars for one run: {run, quantity, series: [{dataset, layer, extra, steps, values}]}. */
-export function fetchScalars(run, quantity) {
-  return batched("scalars", quantity, run);
+/**
+ * GET /scalars for one run: {run, quantity, series: [{dataset, layer, extra, steps, values}]}.
+ * `datasets` and `layers` (arrays) keep only the series a chart draws.
+ */
+export function fetchScalars(run, quantity, { datasets, layers } = {}) {
+  return batched("scalars", quantity, run, { dataset: datasets, layer: layers });
 }
 
 /**

@@ -2,7 +2,7 @@
 // series lookups at a step, and trace builders that apply the colour scheme (colors.js).
 
 import { datasetStyle, runColor } from "./colors.js";
-import { hover, removeCharts, setMessage, traceName } from "./charts.js";
+import { hover, removeCharts, setMessage, subplotGrid, traceName } from "./charts.js";
 import { errorText } from "./dom.js";
 import { stepAtOrBefore } from "./state.js";
 
@@ -142,7 +142,10 @@ export async function checkpointFor(ctx, run, companion, { dataset, layer } = {}
   if (!run.quantities.includes(companion)) return fallback;
   let answer;
   try {
-    answer = await ctx.model.fetchScalars(run.run, companion);
+    answer = await ctx.model.fetchScalars(run.run, companion, {
+      datasets: dataset !== undefined ? [dataset] : undefined,
+      layers: layer !== undefined ? [layer] : undefined,
+    });
   } catch (_) {
     return fallback;
   }
@@ -154,4 +157,36 @@ export async function checkpointFor(ctx, run, companion, { dataset, layer } = {}
     if (at !== null && (best === null || at > best)) best = at;
   }
   return best;
+}
+
+/**
+ * Small multiples over steps, one subplot per layer (model order): a line per (run, shown
+ * dataset) of a per-layer scalar quantity such as mean |correlation| or dead fraction.
+ */
+export function perLayerTraces(ctx, results, yLabel) {
+  const shown = new Set(smallMultipleDatasets(ctx));
+  const layers = ctx.layers.filter((layer) =>
+    results.some(({ value }) => (value.series || []).some((s) => s.layer === layer)),
+  );
+  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 5), yGap: 0.22 });
+  const traces = [];
+  layers.forEach((layer, k) => {
+    for (const { run, value } of results) {
+      for (const s of value.series || []) {
+        if (s.layer !== layer || !shown.has(s.dataset)) continue;
+        traces.push(
+          lineTrace(ctx, {
+            run: run.run,
+            dataset: s.dataset,
+            x: s.steps,
+            y: s.values,
+            suffix: grid.suffixes[k],
+            yLabel,
+            extra: { layer },
+          }),
+        );
+      }
+    }
+  });
+  return { traces, grid, layers };
 }

@@ -5,7 +5,7 @@
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines, subplotGrid, stepAxis } from "../charts.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, checkpointFor, dataKey, failureText, joinNotes, lineTrace, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets } from "../panel_kit.js";
+import { allFailed, checkpointFor, dataKey, failureText, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets } from "../panel_kit.js";
 
 const MEAN = "correlation_mean_abs";
 const MATRIX = "correlation_matrix";
@@ -21,7 +21,9 @@ const DIVERGING = [
 
 async function meanAbs(ctx) {
   const runs = ctx.runs.filter((r) => r.quantities.includes(MEAN));
-  const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, MEAN));
+  // Only the datasets the small multiples draw are fetched.
+  const datasets = smallMultipleDatasets(ctx);
+  const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, MEAN, { datasets }));
   return { ok, failed };
 }
 
@@ -43,31 +45,7 @@ async function matrices(ctx) {
 }
 
 function meanTraces(ctx, results) {
-  const shown = new Set(smallMultipleDatasets(ctx));
-  const layers = ctx.layers.filter((layer) =>
-    results.some(({ value }) => (value.series || []).some((s) => s.layer === layer)),
-  );
-  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 5), yGap: 0.22 });
-  const traces = [];
-  layers.forEach((layer, k) => {
-    for (const { run, value } of results) {
-      for (const s of value.series || []) {
-        if (s.layer !== layer || !shown.has(s.dataset)) continue;
-        traces.push(
-          lineTrace(ctx, {
-            run: run.run,
-            dataset: s.dataset,
-            x: s.steps,
-            y: s.values,
-            suffix: grid.suffixes[k],
-            yLabel: "mean |corr|",
-            extra: { layer },
-          }),
-        );
-      }
-    }
-  });
-  return { traces, grid, layers };
+  return perLayerTraces(ctx, results, "mean |corr|");
 }
 
 function matrixFigure(ctx, results) {

@@ -2,14 +2,14 @@
 // (x = dataset, one line per run, for the chosen layer) - a label-free drift signal - and the
 // share of dead units over training, one subplot per layer.
 
-import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, subplotGrid, traceName, stepAxis } from "../charts.js";
+import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, traceName, stepAxis } from "../charts.js";
 import { runColor } from "../colors.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, byOrder, dataKey, failureText, joinNotes, lineTrace, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets, valueAt } from "../panel_kit.js";
+import { allFailed, byOrder, dataKey, failureText, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets, valueAt } from "../panel_kit.js";
 
-async function fetchAll(ctx, quantity) {
+async function fetchAll(ctx, quantity, filters) {
   const runs = ctx.runs.filter((r) => r.quantities.includes(quantity));
-  return { runs, ...(await perRun(runs, (run) => ctx.model.fetchScalars(run.run, quantity))) };
+  return { runs, ...(await perRun(runs, (run) => ctx.model.fetchScalars(run.run, quantity, filters))) };
 }
 
 function layerStdTraces(ctx, results) {
@@ -38,31 +38,7 @@ function layerStdTraces(ctx, results) {
 }
 
 function deadTraces(ctx, results) {
-  const shown = new Set(smallMultipleDatasets(ctx));
-  const layers = ctx.layers.filter((layer) =>
-    results.some(({ value }) => (value.series || []).some((s) => s.layer === layer)),
-  );
-  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 5), yGap: 0.22 });
-  const traces = [];
-  layers.forEach((layer, k) => {
-    for (const { run, value } of results) {
-      for (const s of value.series || []) {
-        if (s.layer !== layer || !shown.has(s.dataset)) continue;
-        traces.push(
-          lineTrace(ctx, {
-            run: run.run,
-            dataset: s.dataset,
-            x: s.steps,
-            y: s.values,
-            suffix: grid.suffixes[k],
-            yLabel: "dead fraction",
-            extra: { layer },
-          }),
-        );
-      }
-    }
-  });
-  return { traces, grid, layers };
+  return perLayerTraces(ctx, results, "dead fraction");
 }
 
 export default {
@@ -73,7 +49,13 @@ export default {
   wide: true,
 
   async render(container, ctx) {
-    const [std, dead] = await Promise.all([fetchAll(ctx, "layer_std"), fetchAll(ctx, "dead_fraction")]);
+    // Fetch only what is drawn: every dataset of the chosen layer for the std chart, the
+    // small multiples' datasets for dead fraction.
+    const layers = ctx.state.layer ? [ctx.state.layer] : undefined;
+    const [std, dead] = await Promise.all([
+      fetchAll(ctx, "layer_std", { layers }),
+      fetchAll(ctx, "dead_fraction", { datasets: smallMultipleDatasets(ctx) }),
+    ]);
     if (!ctx.isCurrent()) return;
     const failed = [...std.failed, ...dead.failed];
     if (allFailed(container, std.ok.length + dead.ok.length, failed)) return;

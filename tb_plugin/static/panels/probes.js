@@ -25,7 +25,8 @@ export default {
   pair: true, // the two charts side by side on wide screens
 
   async render(container, ctx) {
-    const { ok, failed } = await perRun(ctx.runs, (run) => ctx.model.fetchScalars(run.run, probeQuantity(run)));
+    const datasets = ctx.state.datasets; // only the shown datasets are drawn
+    const { ok, failed } = await perRun(ctx.runs, (run) => ctx.model.fetchScalars(run.run, probeQuantity(run), { datasets }));
     if (!ctx.isCurrent()) return;
     if (allFailed(container, ok.length, failed)) return;
     const shownOrder = ctx.datasetOrder.filter((d) => ctx.state.datasets.includes(d));
