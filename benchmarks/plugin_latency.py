@@ -401,10 +401,20 @@ def route_calls(index: dict, repeats: int) -> list[tuple[str, str, dict]]:
         # The dashboard asks for every selected run at once (model.js batches per tick).
         calls.append(("logs (all runs)", "logs", {"run": runs}))
         calls.append(("logs (one run)", "logs", {"run": run}))
+        shown = entry["datasets"][:3]  # the dashboard shows three datasets by default
         for quantity in SCALAR_QUANTITIES:
             if quantity in entry["quantities"]:
                 params = {"run": runs, "quantity": quantity}
                 calls.append((f"scalars {quantity} (all runs)", "scalars", params))
+                # What the dashboard asks for: only the series its charts draw.
+                if quantity == "layer_std":
+                    narrow = {"layer": layer}
+                elif quantity in ("dead_fraction", "correlation_mean_abs"):
+                    narrow = {"dataset": shown[:1]}  # small multiples, more than four runs
+                else:
+                    narrow = {"dataset": shown}
+                label = f"scalars {quantity} (all runs, as drawn)"
+                calls.append((label, "scalars", {**params, **narrow}))
         for quantity in VALUE_QUANTITIES:
             if quantity not in entry["quantities"]:
                 continue

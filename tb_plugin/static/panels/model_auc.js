@@ -12,7 +12,8 @@ export default {
 
   async render(container, ctx) {
     const runs = ctx.runs.filter((r) => r.quantities.includes("model_auc"));
-    const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, "model_auc"));
+    const datasets = ctx.state.datasets; // only the shown datasets are drawn
+    const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, "model_auc", { datasets }));
     if (!ctx.isCurrent()) return;
     if (allFailed(container, ok.length, failed)) return;
     const shown = new Set(ctx.state.datasets);
