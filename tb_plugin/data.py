@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,14 @@ __all__ = [
     "RunInfo",
     "SeriesInfo",
     "Snapshot",
-    "TensorCache",
+    "SeriesCache",
     "build_index",
     "logs_impl",
     "run_name",
     "runs_impl",
+    "scalar_cache",
     "scalars_impl",
+    "tensor_cache",
     "values_impl",
 ]
 
@@ -227,6 +230,7 @@ def scalars_impl(
     ctx: Any,
     experiment_id: str,
     indexes: IndexCache,
+    cache: SeriesCache,
     runs: list[str],
     quantity: str,
     datasets: list[str] | None = None,
@@ -252,36 +256,29 @@ def scalars_impl(
         ]
         for run, series in having.items()
     }
-    tags = sorted({s.tag for series in wanted.values() for s in series})
-    data = {}
-    if tags:
-        data = provider.read_scalars(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=PLUGIN_NAME,
-            downsample=_ALL,
-            run_tag_filter=provider_lib.RunTagFilter(
-                [info.tb_run for info in infos if wanted[info.run]], tags
-            ),
-        )
+    by_run = {info.run: info.tb_run for info in infos}
+    found = cache.read(
+        experiment_id,
+        [(by_run[run], s) for run, series in wanted.items() for s in series],
+        lambda stale: _read(
+            provider, ctx, experiment_id, provider.read_scalars, PLUGIN_NAME, stale, _pairs
+        ),
+    )
     answer = []
     for info in infos:
-        points_of = data.get(info.tb_run, {})
-        answer.append(
-            {
-                "run": info.run,
-                "series": [
-                    {
-                        "dataset": s.dataset,
-                        "layer": s.layer,
-                        "extra": s.extra,
-                        "steps": [int(p.step) for p in points_of.get(s.tag, [])],
-                        "values": [_finite(p.value) for p in points_of.get(s.tag, [])],
-                    }
-                    for s in wanted[info.run]
-                ],
-            }
-        )
+        series_out = []
+        for s in wanted[info.run]:
+            steps, values = found[(info.tb_run, s.tag)]
+            series_out.append(
+                {
+                    "dataset": s.dataset,
+                    "layer": s.layer,
+                    "extra": s.extra,
+                    "steps": steps,
+                    "values": values,
+                }
+            )
+        answer.append({"run": info.run, "series": series_out})
     return {"quantity": quantity, "runs": answer}
 
 
@@ -290,7 +287,7 @@ def values_impl(
     ctx: Any,
     experiment_id: str,
     indexes: IndexCache,
-    cache: TensorCache,
+    cache: SeriesCache,
     run: str,
     quantity: str,
     step: int,
@@ -312,7 +309,14 @@ def values_impl(
             + (f" for dataset {dataset!r}" if dataset is not None else "")
             + (f" for layer {layer!r}" if layer is not None else "")
         )
-    points = cache.read(provider, ctx, experiment_id, info.tb_run, series)
+    found = cache.read(
+        experiment_id,
+        [(info.tb_run, s) for s in series],
+        lambda stale: _read(
+            provider, ctx, experiment_id, provider.read_tensors, PLUGIN_NAME, stale, list
+        ),
+    )
+    points = {s.tag: found[(info.tb_run, s.tag)] for s in series}
     chosen = max((p.step for s in series for p in points[s.tag] if p.step <= step), default=None)
     if chosen is None:
         raise errors.NotFoundError(f"run {run!r} has no {quantity!r} at or before step {step}")
@@ -376,55 +380,84 @@ def logs_impl(
     return {"runs": answer}
 
 
-class TensorCache:
-    """Tensor series kept between requests, refreshed when TensorBoard has newer data.
+class SeriesCache:
+    """Series kept between requests, refreshed when TensorBoard has newer data.
 
-    The data provider cannot read one step of a series, only all of it; a dashboard that
-    scrubs through checkpoints asks for the same series again and again. Entries are keyed by
-    (experiment, run, tag) and dropped when the series' max step or modification time changes;
-    the least recently used go first once the arrays held exceed ``max_bytes``.
+    The data provider cannot read one step of a series, only all of it, and a dashboard that
+    scrubs through checkpoints or redraws after a click asks for the same series again and
+    again. Entries are keyed by (experiment, run, tag) and dropped when the series' max step or
+    modification time changes; the least recently used go first once the entries held exceed
+    ``max_bytes`` (as counted by ``size``).
+
+    Args:
+        size: bytes held by one cached value.
+        max_bytes: the memory bound.
     """
 
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, size: Callable[[Any], int], max_bytes: int = 256 * 2**20) -> None:
+        self.size = size
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._entries: OrderedDict[tuple, tuple[tuple, list, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[tuple, Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def read(self, provider, ctx, experiment_id, tb_run, series) -> dict[str, list]:
-        """tag -> list of TensorDatum for every series, reading only what is stale."""
+    def read(
+        self,
+        experiment_id: str,
+        items: list[tuple[str, SeriesInfo]],
+        fetch: Callable[[list[tuple[str, SeriesInfo]]], dict[tuple[str, str], Any]],
+    ) -> dict[tuple[str, str], Any]:
+        """(tb_run, tag) -> value for every item; ``fetch`` gets only the stale items."""
         result, stale = {}, []
         with self._lock:
-            for s in series:
+            for tb_run, s in items:
                 key = (experiment_id, tb_run, s.tag)
                 hit = self._entries.get(key)
                 if hit is not None and hit[0] == (s.max_step, s.last_modified):
                     self._entries.move_to_end(key)
-                    result[s.tag] = hit[1]
+                    result[(tb_run, s.tag)] = hit[1]
                 else:
-                    stale.append(s)
+                    stale.append((tb_run, s))
         if stale:
-            data = provider.read_tensors(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=PLUGIN_NAME,
-                downsample=_ALL,
-                run_tag_filter=provider_lib.RunTagFilter([tb_run], [s.tag for s in stale]),
-            ).get(tb_run, {})
+            fetched = fetch(stale)
             with self._lock:
-                for s in stale:
-                    points = data.get(s.tag, [])
-                    result[s.tag] = points
+                for tb_run, s in stale:
+                    value = fetched[(tb_run, s.tag)]
+                    result[(tb_run, s.tag)] = value
                     key = (experiment_id, tb_run, s.tag)
-                    size = sum(p.numpy.nbytes for p in points)
                     old = self._entries.pop(key, None)
                     if old is not None:
                         self.nbytes -= old[2]
-                    self._entries[key] = ((s.max_step, s.last_modified), points, size)
+                    size = self.size(value)
+                    self._entries[key] = ((s.max_step, s.last_modified), value, size)
                     self.nbytes += size
                 while self.nbytes > self.max_bytes and len(self._entries) > 1:
                     self.nbytes -= self._entries.popitem(last=False)[1][2]
         return result
+
+
+def tensor_cache(max_bytes: int = 256 * 2**20) -> SeriesCache:
+    """A cache of tensor series (lists of TensorDatum), sized by their arrays."""
+    return SeriesCache(lambda points: sum(p.numpy.nbytes for p in points), max_bytes)
+
+
+def scalar_cache(max_bytes: int = 64 * 2**20) -> SeriesCache:
+    """A cache of scalar series as JSON-ready (steps, values) lists, ~16 bytes a point."""
+    return SeriesCache(lambda pair: 16 * len(pair[0]), max_bytes)
+
+
+def _read(provider, ctx, experiment_id, read, plugin_name, stale, convert):
+    """One provider read for every stale (tb_run, series) pair; missing series read as empty."""
+    data = read(
+        ctx,
+        experiment_id=experiment_id,
+        plugin_name=plugin_name,
+        downsample=_ALL,
+        run_tag_filter=provider_lib.RunTagFilter(
+            sorted({r for r, _ in stale}), sorted({s.tag for _, s in stale})
+        ),
+    )
+    return {(r, s.tag): convert(data.get(r, {}).get(s.tag, [])) for r, s in stale}
 
 
 def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, tuple[str, str]]]]:
@@ -490,6 +523,10 @@ def _decode(content: bytes):
         return None
     extra = tuple((k, axes[k]) for k in EXTRA_AXES if k in axes)
     return axes, extra, decode_order(content)
+
+
+def _pairs(points: list) -> tuple[list[int], list[float | None]]:
+    return [int(p.step) for p in points], [_finite(p.value) for p in points]
 
 
 def _natural(name: str) -> list:

@@ -40,7 +40,8 @@ class InspectPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext) -> None:
         self._provider = context.data_provider
         self._indexes = data.IndexCache()
-        self._cache = data.TensorCache()
+        self._tensors = data.tensor_cache()
+        self._scalars = data.scalar_cache()
 
     def get_plugin_apps(self) -> dict:
         return {
@@ -79,6 +80,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             ctx,
             eid,
             self._indexes,
+            self._scalars,
             _runs(request),
             _quantity(request),
             datasets=_names(request, "dataset"),
@@ -94,7 +96,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             ctx,
             eid,
             self._indexes,
-            self._cache,
+            self._tensors,
             run=_text(request, "run"),
             quantity=_quantity(request),
             step=_step(request),

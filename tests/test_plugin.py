@@ -226,7 +226,7 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
         for step in range(3):
             for layer in ("a", "b"):
                 writer.write(step, "neuron_mean", np.full(1000, step, np.float32), layer=layer)
-    client, plugin, _ = serve(tmp_path)
+    client, plugin, mux = serve(tmp_path)
     calls = []
     provider = plugin._provider
     real = provider.read_tensors
@@ -240,13 +240,36 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
         status, answer = get(client, "values", run="run", quantity="neuron_mean", step=step)
         assert status == 200 and answer["cells"][0]["values"][0] == step
     assert len(calls) == 1  # later steps came from the cache
+    scalar_calls = []
+    real_scalars = provider.read_scalars
+
+    def counting_scalars(*args, **kwargs):
+        scalar_calls.append(kwargs["run_tag_filter"].tags)
+        return real_scalars(*args, **kwargs)
+
+    provider.read_scalars = counting_scalars
+    with InspectWriter(tmp_path / "run") as writer:
+        writer.write(0, "layer_std", 0.5, dataset="train", layer="a")
+    mux.AddRunsFromDirectory(str(tmp_path))
+    mux.Reload()
+    get(client, "runs")
+    scalar_calls.clear()
+    for _ in range(3):
+        assert get(client, "scalars", run="run", quantity="layer_std")[0] == 200
+    assert len(scalar_calls) == 1  # repeated scalar requests come from the cache
     from tensorboard import context as tb_context
 
     ctx = tb_context.RequestContext()
-    cache = data.TensorCache(max_bytes=5000)
+    cache = data.tensor_cache(max_bytes=5000)
     index = data.build_index(provider, ctx, "").run("run")
-    cache.read(provider, ctx, "", "run/inspect", index.series[:1])
-    cache.read(provider, ctx, "", "run/inspect", index.series[1:])
+
+    def fetch(stale):
+        return data._read(
+            provider, ctx, "", provider.read_tensors, metadata.PLUGIN_NAME, stale, list
+        )
+
+    cache.read("", [("run/inspect", index.series[0])], fetch)
+    cache.read("", [("run/inspect", index.series[1])], fetch)
     assert cache.nbytes == 3 * 1000 * 4  # one series of 3 float32 steps; the older one evicted
 
 
