@@ -383,7 +383,11 @@ def wait_loaded(board: TensorBoard, runs: list[str], steps: int, timeout: float)
 def route_calls(index: dict, repeats: int) -> list[tuple[str, str, dict]]:
     """(label, route, params) for every call the dashboard makes, ``repeats`` of each.
 
-    Runs, steps, datasets and layers rotate so the calls spread over the whole logdir.
+    The calls are the dashboard's own (tb_plugin/static/panels/*.js with every run selected,
+    the default): per-run requests of one tick batched into one multi-run request, filters as
+    the panels set them. Runs, steps, datasets and layers rotate so the calls spread over the
+    whole logdir; every other call is at the newest checkpoint (where the tab opens), the
+    others at a checkpoint spread over training (scrubbing), labelled apart.
     """
     runs = sorted(index)
     calls = []
@@ -391,42 +395,67 @@ def route_calls(index: dict, repeats: int) -> list[tuple[str, str, dict]]:
         run = runs[i % len(runs)]
         entry = index[run]
         steps = entry["steps"]
-        # First, last and spread-out checkpoints, as a user scrubbing the slider asks for.
-        step = steps[(i * 7919) % len(steps)] if i > 1 else steps[-i]
+        newest = i % 2 == 0
+        step = steps[-1] if newest else steps[(i * 7919) % len(steps)]
+        when = "newest" if newest else "scrubbing"
         datasets = entry["datasets"] or [None]
         layers = entry["layers"] or [None]
-        dataset = datasets[i % len(datasets)]
+        focus = datasets[i % len(datasets)]
         layer = layers[i % len(layers)]
+        shown = entry["datasets"][:3]  # the dashboard overlays the first three datasets
+        quantities = set(entry["quantities"])
         calls.append(("runs", "runs", {}))
-        # The dashboard asks for every selected run at once (model.js batches per tick).
-        calls.append(("logs (all runs)", "logs", {"run": runs}))
-        calls.append(("logs (one run)", "logs", {"run": run}))
-        shown = entry["datasets"][:3]  # the dashboard shows three datasets by default
-        for quantity in SCALAR_QUANTITIES:
-            if quantity in entry["quantities"]:
-                params = {"run": runs, "quantity": quantity}
-                calls.append((f"scalars {quantity} (all runs)", "scalars", params))
-                # What the dashboard asks for: only the series its charts draw.
-                if quantity == "layer_std":
-                    narrow = {"layer": layer}
-                elif quantity in ("dead_fraction", "correlation_mean_abs"):
-                    narrow = {"dataset": shown[:1]}  # small multiples, more than four runs
-                else:
-                    narrow = {"dataset": shown}
-                label = f"scalars {quantity} (all runs, as drawn)"
-                calls.append((label, "scalars", {**params, **narrow}))
-        for quantity in VALUE_QUANTITIES:
-            if quantity not in entry["quantities"]:
-                continue
-            narrow = {"dataset": dataset}
-            if quantity != "model_score_histogram":
-                narrow["layer"] = layer
-            params = {"run": run, "quantity": quantity, "step": step, **narrow}
-            calls.append((f"values {quantity}", "values", params))
-            if quantity in ("neuron_mean", "neuron_std"):
-                # One layer across every dataset: the train-vs-test-days comparison.
+        calls.append(("logs (loss panel)", "logs", {"run": runs}))
+        if "model_auc" in quantities:
+            calls.append(
+                (
+                    "scalars model_auc",
+                    "scalars",
+                    {"run": runs, "quantity": "model_auc", "dataset": shown},
+                )
+            )
+            # Score histograms: which checkpoint has them (first four runs).
+            check = {"run": runs[:4], "quantity": "model_auc", "step": step}
+            calls.append((f"scalars model_auc at a step ({when})", "scalars", check))
+        if "layer_std" in quantities:
+            # Layer std per dataset; also the neuron panel's check for the chosen layer.
+            params = {"run": runs, "quantity": "layer_std", "layer": layer, "step": step}
+            calls.append((f"scalars layer_std at a step ({when})", "scalars", params))
+        for quantity in ("dead_fraction", "correlation_mean_abs"):
+            if quantity in quantities:  # small multiples: the focus dataset for > 4 runs
+                params = {"run": runs, "quantity": quantity, "dataset": [focus]}
+                calls.append((f"scalars {quantity}", "scalars", params))
+        if "correlation_mean_abs" in quantities:  # which checkpoint has the matrix (2 runs)
+            params = {
+                "run": runs[:2],
+                "quantity": "correlation_mean_abs",
+                "dataset": [focus],
+                "layer": layer,
+                "step": step,
+            }
+            calls.append((f"scalars correlation_mean_abs at a step ({when})", "scalars", params))
+        if "probe_auc" in quantities:
+            params = {"run": runs, "quantity": "probe_auc", "dataset": shown}
+            calls.append(
+                (f"scalars probe_auc at a step ({when})", "scalars", {**params, "step": step})
+            )
+            calls.append(("scalars probe_auc of one layer", "scalars", {**params, "layer": layer}))
+        for quantity in ("neuron_mean", "neuron_std"):
+            if quantity in quantities:  # one layer, every dataset
                 params = {"run": run, "quantity": quantity, "step": step, "layer": layer}
-                calls.append((f"values {quantity} (all datasets)", "values", params))
+                calls.append((f"values {quantity} ({when})", "values", params))
+        if "correlation_matrix" in quantities:
+            params = {
+                "run": run,
+                "quantity": "correlation_matrix",
+                "step": step,
+                "dataset": focus,
+                "layer": layer,
+            }
+            calls.append((f"values correlation_matrix ({when})", "values", params))
+        if "model_score_histogram" in quantities:
+            params = {"run": run, "quantity": "model_score_histogram", "step": step}
+            calls.append((f"values model_score_histogram ({when})", "values", params))
     return calls
 
 
@@ -439,7 +468,14 @@ def measure_routes(board: TensorBoard, repeats: int) -> dict[str, dict]:
     for label, route, params in route_calls(index, repeats):
         status, body, seconds = fetch(board.route(route, **params))
         entry = results.setdefault(
-            label, {"times": [], "statuses": [], "bytes": [], "failures": []}
+            label,
+            {
+                "kind": call_kind(route, params),
+                "times": [],
+                "statuses": [],
+                "bytes": [],
+                "failures": [],
+            },
         )
         entry["times"].append(seconds)
         entry["statuses"].append(status)
@@ -571,14 +607,24 @@ def measure_render(url: str, timeout: float = 120) -> dict:
     return result
 
 
+def call_kind(route: str, params: dict) -> str:
+    """What kind of call this is: route, quantity and the filters used (not their values).
+
+    ``values`` with ``run, quantity, step, layer`` -> ``values neuron_mean [layer,step]``.
+    """
+    quantity = params.get("quantity", "")
+    quantity = quantity[0] if isinstance(quantity, list) else quantity
+    filters = ",".join(sorted(k for k in params if k not in ("run", "quantity")))
+    return f"{route} {quantity}".strip() + (f" [{filters}]" if filters else "")
+
+
 def _request_kind(path: str) -> str:
-    """``values?run=a&quantity=q&step=3`` -> ``values q``."""
+    """The :func:`call_kind` of a request path such as ``values?run=a&quantity=q&step=3``."""
     route, _, query = path.partition("?")
-    quantity = urllib.parse.parse_qs(query).get("quantity", [""])[0]
-    return f"{route} {quantity}".strip()
+    return call_kind(route, urllib.parse.parse_qs(query))
 
 
-def report_render(render: dict) -> None:
+def report_render(render: dict, measured_kinds: set[str]) -> None:
     print(
         "\nfirst full render in Chromium (navigation -> kiRendered >= 1)   "
         f"target < {RENDER_TARGET_S} s"
@@ -594,6 +640,12 @@ def report_render(render: dict) -> None:
     print(f"  plugin requests during the cold render: {len(render['requests'])} ({len(data)} data)")
     kinds = collections.Counter(_request_kind(path) for path in data)
     print("        " + ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items())))
+    unmeasured = sorted(set(kinds) - measured_kinds - {"runs"})
+    render["unmeasured"] = unmeasured
+    if unmeasured:
+        print(
+            "  the route table above lacks these calls of the dashboard: " + ", ".join(unmeasured)
+        )
     for line in bad:
         print(f"  request failed: {line}")
     for error in render["errors"]:
@@ -639,7 +691,7 @@ def main(argv: list[str] | None = None) -> dict:
             render = None
             if not args.no_browser:
                 render = measure_render(board.url)
-                report_render(render)
+                report_render(render, {entry["kind"] for entry in routes.values()})
         finally:
             board.stop()
     finally:

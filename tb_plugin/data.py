@@ -8,7 +8,10 @@ TENSOR, both under the plugin name of :mod:`tb_plugin.metadata`, so both listing
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import functools
+import itertools
 import math
 import re
 import threading
@@ -17,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tensorboard import errors
@@ -51,15 +54,18 @@ __all__ = [
 ]
 
 # Listings of scalars, tensors and Keras logs go to the data server side by side.
-_POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="keras-inspect-list")
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keras-inspect-list")
 # Read-time sample limit: ask for every point (the loader keeps all of ours, see loader.py).
 _ALL = 1_000_000_000
 _KERAS_SOURCES = ("train", "validation")
 
 
-@dataclass(frozen=True)
-class SeriesInfo:
-    """One tag of a run: its axes, the order the callback gave them, and its freshness."""
+class SeriesInfo(NamedTuple):
+    """One tag of a run: its axes, the order the callback gave them, and its freshness.
+
+    A named tuple rather than a dataclass: a listing of a large logdir makes thousands of
+    these per request, and a tuple is built several times faster.
+    """
 
     tag: str
     quantity: str
@@ -69,7 +75,7 @@ class SeriesInfo:
     order: tuple[int, int]
     is_scalar: bool
     max_step: int
-    last_modified: float
+    wall_time: float
 
 
 @dataclass
@@ -93,6 +99,26 @@ class RunInfo:
             ),
         )
 
+    def summary(self) -> dict:
+        """Datasets and layers in the callback's order, quantities and classes (for /runs)."""
+        datasets: dict[str, int] = {}
+        layers: dict[str, int] = {}
+        quantities, classes = set(), set()
+        for s in self.series:
+            if s.dataset and datasets.get(s.dataset, s.order[0] + 1) > s.order[0]:
+                datasets[s.dataset] = s.order[0]
+            if s.layer and layers.get(s.layer, s.order[1] + 1) > s.order[1]:
+                layers[s.layer] = s.order[1]
+            quantities.add(s.quantity)
+            if "class" in s.extra:
+                classes.add(s.extra["class"])
+        return {
+            "datasets": sorted(datasets, key=lambda d: (datasets[d], _natural(d))),
+            "layers": sorted(layers, key=lambda name: (layers[name], _natural(name))),
+            "quantities": sorted(quantities),
+            "classes": sorted(classes),
+        }
+
 
 @dataclass
 class Index:
@@ -115,44 +141,39 @@ def run_name(tb_run: str) -> str | None:
     return tb_run[: -len(suffix)] if tb_run.endswith(suffix) else None
 
 
-def build_index(provider: Any, ctx: Any, experiment_id: str) -> Index:
-    """List the plugin's scalars and tensors and group them by run (metadata only, no values).
+def build_index(
+    provider: Any, ctx: Any, experiment_id: str, listings: list[tuple[bool, dict]] | None = None
+) -> Index:
+    """Group the plugin's scalars and tensors by run (metadata only, no values).
 
-    Always lists every run: measured on TensorBoard's Rust data server with 20 runs, a
-    run-only filter made a listing slower (44 ms) than none (25 ms).
+    Args:
+        listings: ``[(True, scalar listing), (False, tensor listing)]`` when the caller has
+            listed already; listed here otherwise.
     """
+    if listings is None:
+        listings = [
+            (True, _list(provider.list_scalars, ctx, experiment_id)),
+            (False, _list(provider.list_tensors, ctx, experiment_id)),
+        ]
     runs: dict[str, RunInfo] = {}
-    listings = list(
-        _POOL.map(
-            lambda pair: (
-                pair[0],
-                pair[1](ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME),
-            ),
-            ((True, provider.list_scalars), (False, provider.list_tensors)),
-        )
-    )
     for is_scalar, listing in listings:
         for tb_run, tags in listing.items():
             name = run_name(tb_run)
             if name is None:
                 continue
             info = runs.setdefault(name, RunInfo(name, tb_run))
+            append = info.series.append
             for tag, meta in tags.items():
                 decoded = _decode(bytes(meta.plugin_content))
                 if decoded is None:
                     continue  # newer format or foreign data: skipped, never fatal
-                axes, extra, order = decoded
-                info.series.append(
+                append(
                     SeriesInfo(
-                        tag=tag,
-                        quantity=axes["quantity"],
-                        dataset=axes["dataset"],
-                        layer=axes["layer"],
-                        extra=dict(extra),
-                        order=order,
-                        is_scalar=is_scalar,
-                        max_step=int(meta.max_step),
-                        last_modified=float(getattr(meta, "last_modified", 0.0) or 0.0),
+                        tag,
+                        *decoded,
+                        is_scalar,
+                        int(meta.max_step),
+                        float(meta.max_wall_time or 0.0),
                     )
                 )
     return Index(dict(sorted(runs.items())))
@@ -163,35 +184,88 @@ class Snapshot:
     """What a listing of the experiment found: keras_inspect series and Keras log scalars."""
 
     index: Index
-    logs: dict[str, list[tuple[str, tuple[str, str]]]]
-    built: float
+    logs: dict[str, list[tuple[str, str, SeriesInfo]]]  # run -> [(metric, tb_run, series)]
+    tb_runs: frozenset[str]  # every TensorBoard run, ours or not
+    built: float  # when listed in full
+    checked: float  # when listed in full or last found unchanged
+
+    def sentinels(self) -> dict[tuple[str, bool], dict[tuple[str, str], tuple[int, float]]]:
+        """(plugin, is_scalar) -> {(tb_run, tag): version} of the series that show change.
+
+        One per run and quantity (the latest written) and one per run of Keras logs: a new
+        checkpoint of a quantity, or a new epoch of logs, moves at least that series on.
+        """
+        found: dict[tuple[str, bool], dict[tuple[str, str], tuple[int, float]]] = {}
+        for info in self.index.runs.values():
+            latest: dict[tuple[str, bool], SeriesInfo] = {}
+            for s in info.series:
+                key = (s.quantity, s.is_scalar)
+                held = latest.get(key)
+                if held is None or (s.max_step, s.wall_time) > (held.max_step, held.wall_time):
+                    latest[key] = s
+            for (_, is_scalar), s in latest.items():
+                group = found.setdefault((PLUGIN_NAME, is_scalar), {})
+                group[(info.tb_run, s.tag)] = (s.max_step, s.wall_time)
+        for entries in self.logs.values():
+            latest_log: dict[str, SeriesInfo] = {}
+            for _, tb_run, s in entries:
+                held = latest_log.get(tb_run)
+                if held is None or (s.max_step, s.wall_time) > (held.max_step, held.wall_time):
+                    latest_log[tb_run] = s
+            group = found.setdefault(("scalars", True), {})
+            for tb_run, s in latest_log.items():
+                group[(tb_run, s.tag)] = (s.max_step, s.wall_time)
+        return found
 
 
 class IndexCache:
     """The last listing of each experiment, shared by the data routes.
 
-    Listing every series costs tens of milliseconds on a large logdir, and TensorBoard only
-    reloads data every few seconds, so listing on every request would dominate the routes.
-    ``/runs`` always lists afresh (the dashboard calls it on load and after each TensorBoard
-    reload); the other routes reuse that listing while it is younger than ``max_age`` seconds,
-    and list again when asked for a run the listing does not know.
+    Listing every series costs tens of milliseconds on a large logdir (20 runs x 200 series:
+    ~70 ms, mostly TensorBoard's per-series Python objects), and TensorBoard only reloads data
+    every few seconds. So the data routes reuse the last listing while it is younger than
+    ``max_age`` seconds (and list again when asked for a run it does not know), and ``/runs``,
+    which must see new data (the dashboard calls it on load and after each TensorBoard reload),
+    first asks whether anything changed: the list of runs, and the latest series of every
+    quantity and of every run's Keras logs (see :meth:`Snapshot.sentinels`), a few small
+    filtered listings. A change lists everything again, and so does a listing older than
+    ``max_unchecked_age`` seconds: a series that appears without any sentinel moving on (a
+    quantity first written at an old step) is seen within that time.
     """
 
-    def __init__(self, max_age: float = 10.0) -> None:
+    def __init__(self, max_age: float = 10.0, max_unchecked_age: float = 60.0) -> None:
         self.max_age = max_age
+        self.max_unchecked_age = max_unchecked_age
         self._snapshots: dict[str, Snapshot] = {}
         self._lock = threading.Lock()
 
     def get(self, provider: Any, ctx: Any, experiment_id: str, fresh: bool = False) -> Snapshot:
-        """The experiment's listing, rebuilt when ``fresh`` or too old."""
+        """The experiment's listing: rebuilt when too old, checked for changes when ``fresh``."""
         with self._lock:
             snapshot = self._snapshots.get(experiment_id)
-        if fresh or snapshot is None or time.monotonic() - snapshot.built > self.max_age:
-            index_job = _POOL.submit(build_index, provider, ctx, experiment_id)
-            logs = _log_listing(provider, ctx, experiment_id)
-            snapshot = Snapshot(index_job.result(), logs, time.monotonic())
-            with self._lock:
-                self._snapshots[experiment_id] = snapshot
+        if snapshot is not None:
+            now = time.monotonic()
+            if not fresh and now - snapshot.checked <= self.max_age:
+                return snapshot
+            if now - snapshot.built <= self.max_unchecked_age and _unchanged(
+                provider, ctx, experiment_id, snapshot
+            ):
+                snapshot = dataclasses.replace(snapshot, checked=now)
+                with self._lock:
+                    self._snapshots[experiment_id] = snapshot
+                return snapshot
+        # Side by side (never nested: a pool task waiting on the pool could deadlock).
+        scalars = _POOL.submit(_list, provider.list_scalars, ctx, experiment_id)
+        tensors = _POOL.submit(_list, provider.list_tensors, ctx, experiment_id)
+        runs_job = _POOL.submit(_tb_runs, provider, ctx, experiment_id)
+        logs = _log_listing(provider, ctx, experiment_id)
+        index = build_index(
+            provider, ctx, experiment_id, [(True, scalars.result()), (False, tensors.result())]
+        )
+        now = time.monotonic()
+        snapshot = Snapshot(index, logs, runs_job.result(), built=now, checked=now)
+        with self._lock:
+            self._snapshots[experiment_id] = snapshot
         return snapshot
 
     def run(self, provider: Any, ctx: Any, experiment_id: str, run: str) -> RunInfo:
@@ -202,24 +276,60 @@ class IndexCache:
         return snapshot.index.run(run)
 
 
-def runs_impl(provider: Any, ctx: Any, experiment_id: str, indexes: IndexCache) -> dict:
+def _list(list_fn: Callable, ctx: Any, experiment_id: str) -> dict:
+    """Every series of the plugin of one data class (all runs: a run filter saves nothing)."""
+    return list_fn(ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME)
+
+
+def _tb_runs(provider: Any, ctx: Any, experiment_id: str) -> frozenset[str]:
+    return frozenset(r.run_name for r in provider.list_runs(ctx, experiment_id=experiment_id))
+
+
+def _unchanged(provider: Any, ctx: Any, experiment_id: str, snapshot: Snapshot) -> bool:
+    """Whether the experiment still has the snapshot's runs and its sentinel series' versions."""
+    sentinels = snapshot.sentinels()
+    for is_scalar in (True, False):  # a data class with no series yet is listed whole
+        sentinels.setdefault((PLUGIN_NAME, is_scalar), {})
+
+    def probe(group: tuple[tuple[str, bool], dict]) -> bool:
+        (plugin, is_scalar), versions = group
+        list_fn = provider.list_scalars if is_scalar else provider.list_tensors
+        if not versions:
+            return not any(list_fn(ctx, experiment_id=experiment_id, plugin_name=plugin).values())
+        listing = list_fn(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=plugin,
+            run_tag_filter=provider_lib.RunTagFilter(
+                sorted({r for r, _ in versions}), sorted({t for _, t in versions})
+            ),
+        )
+        for (tb_run, tag), version in versions.items():
+            meta = listing.get(tb_run, {}).get(tag)
+            if meta is None or (int(meta.max_step), float(meta.max_wall_time or 0.0)) != version:
+                return False
+        return True
+
+    runs_job = _POOL.submit(_tb_runs, provider, ctx, experiment_id)
+    same = all(_POOL.map(probe, list(sentinels.items())))
+    return runs_job.result() == snapshot.tb_runs and same
+
+
+def runs_impl(
+    provider: Any, ctx: Any, experiment_id: str, indexes: IndexCache, cache: SeriesCache
+) -> dict:
     """The ``/runs`` answer: every run with its steps, datasets, layers and quantities."""
     snapshot = indexes.get(provider, ctx, experiment_id, fresh=True)
     index, logs = snapshot.index, snapshot.logs
-    steps = _steps(provider, ctx, experiment_id, index)
+    steps = _steps(provider, ctx, experiment_id, index, cache)
     answer = []
     for name, info in index.runs.items():
-        by_dataset = sorted(info.series, key=lambda s: (s.order[0], _natural(s.dataset)))
-        by_layer = sorted(info.series, key=lambda s: (s.order[1], _natural(s.layer)))
         answer.append(
             {
                 "run": name,
                 "steps": steps.get(name, []),
-                "datasets": _unique(s.dataset for s in by_dataset),
-                "layers": _unique(s.layer for s in by_layer),
-                "quantities": sorted({s.quantity for s in info.series}),
-                "classes": sorted({s.extra["class"] for s in info.series if "class" in s.extra}),
-                "logs": sorted({n for n, _ in logs.get(name, [])}),
+                **info.summary(),
+                "logs": sorted({n for n, _, _ in logs.get(name, [])}),
             }
         )
     return {"version": FORMAT_VERSION, "runs": answer}
@@ -235,12 +345,15 @@ def scalars_impl(
     quantity: str,
     datasets: list[str] | None = None,
     layers: list[str] | None = None,
+    step: int | None = None,
 ) -> dict:
     """The ``/scalars`` answer: every series of one scalar quantity, for one or more runs.
 
     All runs are read in one call: the dashboard overlays many runs, and each call to the data
     server costs tens of milliseconds whatever its size. ``datasets`` and ``layers`` keep only
     the series a chart draws (a filter that keeps nothing gives empty series, not an error).
+    With ``step``, each series keeps only its point at the latest step <= ``step`` (none when
+    there is no such step): what a chart of one checkpoint draws, ~200x smaller than the series.
     Runs without the quantity are left out; 404 when none has it.
     """
     infos = [indexes.run(provider, ctx, experiment_id, run) for run in runs]
@@ -269,6 +382,9 @@ def scalars_impl(
         series_out = []
         for s in wanted[info.run]:
             steps, values = found[(info.tb_run, s.tag)]
+            if step is not None:
+                at = bisect.bisect_right(steps, step) - 1
+                steps, values = (steps[at : at + 1], values[at : at + 1]) if at >= 0 else ([], [])
             series_out.append(
                 {
                     "dataset": s.dataset,
@@ -293,8 +409,13 @@ def values_impl(
     step: int,
     dataset: str | None = None,
     layer: str | None = None,
+    last: SeriesCache | None = None,
 ) -> dict:
-    """The ``/values`` answer: array cells of one quantity at the latest checkpoint <= step."""
+    """The ``/values`` answer: array cells of one quantity at the latest checkpoint <= step.
+
+    ``cache`` holds whole series; ``last``, when given, holds series' newest points, read
+    alone when the step asked for is the newest.
+    """
     info = indexes.run(provider, ctx, experiment_id, run)
     series = [
         s
@@ -309,13 +430,41 @@ def values_impl(
             + (f" for dataset {dataset!r}" if dataset is not None else "")
             + (f" for layer {layer!r}" if layer is not None else "")
         )
-    found = cache.read(
-        experiment_id,
-        [(info.tb_run, s) for s in series],
-        lambda stale: _read(
-            provider, ctx, experiment_id, provider.read_tensors, PLUGIN_NAME, stale, list
-        ),
-    )
+    items = [(info.tb_run, s) for s in series]
+    found = None
+    if last is not None and step >= max(s.max_step for s in series):
+        # The cursor is at (or past) the newest checkpoint, as on opening the tab: the data
+        # server's newest point of each series is enough, and far cheaper than the series (a
+        # correlation matrix's 200 checkpoints are 26 MB). Whole series already read are used.
+        found = cache.peek(experiment_id, items)
+        missing = [item for item in items if (item[0], item[1].tag) not in found]
+        if missing:
+            found.update(
+                last.read(
+                    experiment_id,
+                    missing,
+                    lambda stale: _read(
+                        provider,
+                        ctx,
+                        experiment_id,
+                        provider.read_tensors,
+                        PLUGIN_NAME,
+                        stale,
+                        list,
+                        downsample=1,
+                    ),
+                )
+            )
+        if any(p.step > step for points in found.values() for p in points):
+            found = None  # newer than the listing says: the whole series decide
+    if found is None:
+        found = cache.read(
+            experiment_id,
+            items,
+            lambda stale: _read(
+                provider, ctx, experiment_id, provider.read_tensors, PLUGIN_NAME, stale, list
+            ),
+        )
     points = {s.tag: found[(info.tb_run, s.tag)] for s in series}
     chosen = max((p.step for s in series for p in points[s.tag] if p.step <= step), default=None)
     if chosen is None:
@@ -339,7 +488,12 @@ def values_impl(
 
 
 def logs_impl(
-    provider: Any, ctx: Any, experiment_id: str, indexes: IndexCache, runs: list[str]
+    provider: Any,
+    ctx: Any,
+    experiment_id: str,
+    indexes: IndexCache,
+    cache: SeriesCache,
+    runs: list[str],
 ) -> dict:
     """The ``/logs`` answer: Keras' loss and metrics of one or more runs, from every source."""
     snapshot = indexes.get(provider, ctx, experiment_id)
@@ -349,32 +503,20 @@ def logs_impl(
         if run not in snapshot.logs and run not in snapshot.index.runs:
             raise errors.NotFoundError(f"no keras_inspect run named {run!r}")
     wanted = {run: snapshot.logs.get(run, []) for run in runs}
-    pairs = [pair for found in wanted.values() for _, pair in found]
-    data = {}
-    if pairs:
-        data = provider.read_scalars(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name="scalars",
-            downsample=_ALL,
-            run_tag_filter=provider_lib.RunTagFilter(
-                sorted({r for r, _ in pairs}), sorted({t for _, t in pairs})
-            ),
-        )
+    found = cache.read(
+        experiment_id,
+        [(tb_run, s) for entries in wanted.values() for _, tb_run, s in entries],
+        lambda stale: _read(
+            provider, ctx, experiment_id, provider.read_scalars, "scalars", stale, _pairs
+        ),
+    )
     answer = []
-    for run, found in wanted.items():
+    for run, entries in wanted.items():
         series = []
-        for name, (tb_run, tag) in found:
-            points = data.get(tb_run, {}).get(tag, [])
+        for name, tb_run, s in entries:
+            steps, values = found[(tb_run, s.tag)]
             source = tb_run.rsplit("/", 1)[-1] if tb_run.endswith(_KERAS_SOURCES) else "inspect"
-            series.append(
-                {
-                    "name": name,
-                    "source": source,
-                    "steps": [int(p.step) for p in points],
-                    "values": [_finite(p.value) for p in points],
-                }
-            )
+            series.append({"name": name, "source": source, "steps": steps, "values": values})
         series.sort(key=lambda s: (s["name"], s["source"]))
         answer.append({"run": run, "series": series})
     return {"runs": answer}
@@ -401,6 +543,20 @@ class SeriesCache:
         self._entries: OrderedDict[tuple, tuple[tuple, Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(
+        self, experiment_id: str, items: list[tuple[str, SeriesInfo]]
+    ) -> dict[tuple[str, str], Any]:
+        """(tb_run, tag) -> value for the items held and still fresh; nothing is read."""
+        found = {}
+        with self._lock:
+            for tb_run, s in items:
+                key = (experiment_id, tb_run, s.tag)
+                hit = self._entries.get(key)
+                if hit is not None and hit[0] == (s.max_step, s.wall_time):
+                    self._entries.move_to_end(key)
+                    found[(tb_run, s.tag)] = hit[1]
+        return found
+
     def read(
         self,
         experiment_id: str,
@@ -413,7 +569,7 @@ class SeriesCache:
             for tb_run, s in items:
                 key = (experiment_id, tb_run, s.tag)
                 hit = self._entries.get(key)
-                if hit is not None and hit[0] == (s.max_step, s.last_modified):
+                if hit is not None and hit[0] == (s.max_step, s.wall_time):
                     self._entries.move_to_end(key)
                     result[(tb_run, s.tag)] = hit[1]
                 else:
@@ -429,7 +585,7 @@ class SeriesCache:
                     if old is not None:
                         self.nbytes -= old[2]
                     size = self.size(value)
-                    self._entries[key] = ((s.max_step, s.last_modified), value, size)
+                    self._entries[key] = ((s.max_step, s.wall_time), value, size)
                     self.nbytes += size
                 while self.nbytes > self.max_bytes and len(self._entries) > 1:
                     self.nbytes -= self._entries.popitem(last=False)[1][2]
@@ -446,13 +602,17 @@ def scalar_cache(max_bytes: int = 64 * 2**20) -> SeriesCache:
     return SeriesCache(lambda pair: 16 * len(pair[0]), max_bytes)
 
 
-def _read(provider, ctx, experiment_id, read, plugin_name, stale, convert):
-    """One provider read for every stale (tb_run, series) pair; missing series read as empty."""
+def _read(provider, ctx, experiment_id, read, plugin_name, stale, convert, downsample=_ALL):
+    """One provider read for every stale (tb_run, series) pair; missing series read as empty.
+
+    ``downsample=1`` reads each series' newest point only (the data provider contract keeps
+    the most recent datum whatever the sample size).
+    """
     data = read(
         ctx,
         experiment_id=experiment_id,
         plugin_name=plugin_name,
-        downsample=_ALL,
+        downsample=downsample,
         run_tag_filter=provider_lib.RunTagFilter(
             sorted({r for r, _ in stale}), sorted({s.tag for _, s in stale})
         ),
@@ -460,82 +620,87 @@ def _read(provider, ctx, experiment_id, read, plugin_name, stale, convert):
     return {(r, s.tag): convert(data.get(r, {}).get(s.tag, [])) for r, s in stale}
 
 
-def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, tuple[str, str]]]]:
-    """run -> [(metric name, (tb_run, tag))] from the callback's copies and Keras' own runs."""
+def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, str, SeriesInfo]]]:
+    """run -> [(metric name, tb_run, series)] from the callback's copies and Keras' own runs."""
     listing = provider.list_scalars(ctx, experiment_id=experiment_id, plugin_name="scalars")
     found: dict[str, list] = {}
+
+    def add(run: str, name: str, tb_run: str, tag: str, meta: Any) -> None:
+        series = SeriesInfo(
+            tag,
+            "keras_log",
+            "",
+            "",
+            {},
+            (0, 0),
+            True,
+            int(meta.max_step),
+            float(meta.max_wall_time or 0.0),
+        )
+        found.setdefault(run, []).append((name, tb_run, series))
+
     for tb_run, tags in listing.items():
         name = run_name(tb_run)
         if name is not None:
-            for tag in tags:
+            for tag, meta in tags.items():
                 if tag.startswith(KERAS_LOG_PREFIX):
-                    found.setdefault(name, []).append((tag[len(KERAS_LOG_PREFIX) :], (tb_run, tag)))
+                    add(name, tag[len(KERAS_LOG_PREFIX) :], tb_run, tag, meta)
             continue
         parent, _, source = tb_run.rpartition("/")
         if source in _KERAS_SOURCES:
-            for tag in tags:
+            for tag, meta in tags.items():
                 if tag.startswith("epoch_"):
-                    found.setdefault(parent or ".", []).append(
-                        (tag[len("epoch_") :], (tb_run, tag))
-                    )
+                    add(parent or ".", tag[len("epoch_") :], tb_run, tag, meta)
     return found
 
 
-def _steps(provider, ctx, experiment_id, index: Index) -> dict[str, list[int]]:
-    """Checkpoint steps per run, read from a scalar series that reaches its last checkpoint.
+def _steps(provider, ctx, experiment_id, index: Index, cache: SeriesCache) -> dict[str, list[int]]:
+    """Checkpoint steps per run, from a scalar series that reaches the run's last checkpoint.
 
-    Runs usually share tag names, so the same (first by name) tag is picked in each run and
-    read for all of them at once: one read of 20 series instead of 20 x 20.
+    The series come from (and go to) the scalar cache, so a listing whose runs have not moved
+    on reads nothing; runs usually share tag names, so a refresh is one read of 20 series.
     """
-    groups: dict[str, list[tuple[str, str]]] = {}
+    chosen: list[tuple[str, str, SeriesInfo]] = []
     for name, info in index.runs.items():
         scalars = [s for s in info.series if s.is_scalar]
         if scalars:
             last = max(s.max_step for s in scalars)
-            tag = min(s.tag for s in scalars if s.max_step == last)
-            groups.setdefault(tag, []).append((name, info.tb_run))
-
-    def read(tag: str) -> dict[str, list[int]]:
-        runs = groups[tag]
-        data = provider.read_scalars(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=PLUGIN_NAME,
-            downsample=_ALL,
-            run_tag_filter=provider_lib.RunTagFilter([tb_run for _, tb_run in runs], [tag]),
-        )
-        return {
-            name: sorted({int(p.step) for p in data.get(tb_run, {}).get(tag, [])})
-            for name, tb_run in runs
-        }
-
-    steps: dict[str, list[int]] = {}
-    for found in _POOL.map(read, list(groups)):
-        steps.update(found)
-    return steps
+            pick = min((s for s in scalars if s.max_step == last), key=lambda s: s.tag)
+            chosen.append((name, info.tb_run, pick))
+    found = cache.read(
+        experiment_id,
+        [(tb_run, s) for _, tb_run, s in chosen],
+        lambda stale: _read(
+            provider, ctx, experiment_id, provider.read_scalars, PLUGIN_NAME, stale, _pairs
+        ),
+    )
+    return {name: sorted(set(found[(tb_run, s.tag)][0])) for name, tb_run, s in chosen}
 
 
 @functools.lru_cache(maxsize=65536)
 def _decode(content: bytes):
     # Every request lists every series again; their metadata never changes, so decode once.
+    # Returns the SeriesInfo fields quantity, dataset, layer, extra and order; the extra
+    # dict is shared by every series with this content and must not be mutated.
     axes = decode_content(content)
     if axes is None:
         return None
-    extra = tuple((k, axes[k]) for k in EXTRA_AXES if k in axes)
-    return axes, extra, decode_order(content)
+    extra = {k: axes[k] for k in EXTRA_AXES if k in axes}
+    return axes["quantity"], axes["dataset"], axes["layer"], extra, decode_order(content)
 
 
 def _pairs(points: list) -> tuple[list[int], list[float | None]]:
-    return [int(p.step) for p in points], [_finite(p.value) for p in points]
+    """(steps, values) in step order (readers bisect the steps)."""
+    steps = [int(p.step) for p in points]
+    if any(a > b for a, b in itertools.pairwise(steps)):
+        points = sorted(points, key=lambda p: p.step)
+        steps = [int(p.step) for p in points]
+    return steps, [_finite(p.value) for p in points]
 
 
 def _natural(name: str) -> list:
     """Sort key that puts test2 before test10 (for data written without an order)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def _unique(values) -> list[str]:
-    return [v for v in dict.fromkeys(values) if v]
 
 
 def _finite(value: Any) -> float | None:

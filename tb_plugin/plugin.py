@@ -21,6 +21,7 @@ from werkzeug import wrappers
 
 from tb_plugin import data
 from tb_plugin.metadata import PLUGIN_NAME
+from tb_plugin.provider import low_latency_provider
 
 __all__ = ["InspectPlugin"]
 
@@ -38,10 +39,12 @@ class InspectPlugin(base_plugin.TBPlugin):
     plugin_name = PLUGIN_NAME
 
     def __init__(self, context: base_plugin.TBContext) -> None:
-        self._provider = context.data_provider
+        self._provider = low_latency_provider(context.data_provider, context.flags)
         self._indexes = data.IndexCache()
         self._tensors = data.tensor_cache()
+        self._last_tensors = data.tensor_cache(64 * 2**20)  # newest points of tensor series
         self._scalars = data.scalar_cache()
+        self._logs = data.scalar_cache(16 * 2**20)  # Keras' logs: native scalars, apart
 
     def get_plugin_apps(self) -> dict:
         return {
@@ -70,7 +73,9 @@ class InspectPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def runs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
-        return _json(request, data.runs_impl(self._provider, ctx, eid, self._indexes))
+        return _json(
+            request, data.runs_impl(self._provider, ctx, eid, self._indexes, self._scalars)
+        )
 
     @wrappers.Request.application
     def scalars_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -85,6 +90,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             _quantity(request),
             datasets=_names(request, "dataset"),
             layers=_names(request, "layer"),
+            step=_step(request, required=False),
         )
         return _json(request, answer)
 
@@ -102,6 +108,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             step=_step(request),
             dataset=_text(request, "dataset", required=False),
             layer=_text(request, "layer", required=False),
+            last=self._last_tensors,
         )
         return _json(request, answer)
 
@@ -109,7 +116,8 @@ class InspectPlugin(base_plugin.TBPlugin):
     def logs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         return _json(
-            request, data.logs_impl(self._provider, ctx, eid, self._indexes, _runs(request))
+            request,
+            data.logs_impl(self._provider, ctx, eid, self._indexes, self._logs, _runs(request)),
         )
 
     # Static files -----------------------------------------------------------------------------
@@ -188,8 +196,10 @@ def _quantity(request: wrappers.Request) -> str:
     return quantity
 
 
-def _step(request: wrappers.Request) -> int:
-    text = _text(request, "step")
+def _step(request: wrappers.Request, required: bool = True) -> int | None:
+    text = _text(request, "step", required)
+    if text is None:
+        return None
     if not re.fullmatch(r"[0-9]{1,18}", text):
         raise errors.InvalidArgumentError(f"step must be a non-negative integer, got {text!r}")
     return int(text)

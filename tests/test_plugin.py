@@ -155,6 +155,7 @@ def test_logs_come_from_the_callback_and_from_keras_runs(client):
             "missing query parameter 'step'",
         ),
         ("values", {"run": "ctr", "quantity": "neuron_mean", "step": "-1"}, 400, "non-negative"),
+        ("scalars", {"run": "ctr", "quantity": "model_auc", "step": "x"}, 400, "non-negative"),
         ("values", {"run": "ctr", "quantity": "neuron_mean", "step": "1e3"}, 400, "non-negative"),
         ("values", {"run": "ctr", "quantity": "model_auc", "step": "1"}, 404, "no array quantity"),
         (
@@ -250,13 +251,15 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
     provider.read_scalars = counting_scalars
     with InspectWriter(tmp_path / "run") as writer:
         writer.write(0, "layer_std", 0.5, dataset="train", layer="a")
+        writer.write(0, "layer_std", 0.7, dataset="train", layer="b")
     mux.AddRunsFromDirectory(str(tmp_path))
     mux.Reload()
-    get(client, "runs")
+    get(client, "runs")  # reads (and caches) layer_std of layer "a" for the list of steps
+    assert scalar_calls == [{"layer_std/train/a"}]
     scalar_calls.clear()
     for _ in range(3):
         assert get(client, "scalars", run="run", quantity="layer_std")[0] == 200
-    assert len(scalar_calls) == 1  # repeated scalar requests come from the cache
+    assert scalar_calls == [{"layer_std/train/b"}]  # only what no request had read before
     from tensorboard import context as tb_context
 
     ctx = tb_context.RequestContext()
@@ -268,8 +271,9 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
             provider, ctx, "", provider.read_tensors, metadata.PLUGIN_NAME, stale, list
         )
 
-    cache.read("", [("run/inspect", index.series[0])], fetch)
-    cache.read("", [("run/inspect", index.series[1])], fetch)
+    first, second = [s for s in index.series if not s.is_scalar]
+    cache.read("", [("run/inspect", first)], fetch)
+    cache.read("", [("run/inspect", second)], fetch)
     assert cache.nbytes == 3 * 1000 * 4  # one series of 3 float32 steps; the older one evicted
 
 
@@ -294,6 +298,23 @@ def test_new_checkpoints_show_after_runs_is_fetched_again(tmp_path):
     assert answer["step"] == 1 and answer["cells"][0]["values"] == [2.0, 2.0, 2.0]
 
 
+def test_scalars_at_a_step_keep_the_latest_point_at_or_before_it(tmp_path):
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in (0, 5, 10):
+            writer.write(step, "layer_std", step / 10, dataset="train", layer="d")
+        writer.write(10, "layer_std", 9.0, dataset="test", layer="d")  # starts late
+    client, _, _ = serve(tmp_path)
+
+    def at(step):
+        answer = get(client, "scalars", run="a", quantity="layer_std", step=step)[1]
+        return {s["dataset"]: (s["steps"], s["values"]) for s in answer["runs"][0]["series"]}
+
+    assert at(7) == {"train": ([5], [0.5]), "test": ([], [])}
+    assert at(10) == {"train": ([10], [1.0]), "test": ([10], [9.0])}
+    assert at(99) == at(10)
+    assert at(0)["train"] == ([0], [0.0])
+
+
 def test_several_runs_are_answered_in_one_request(tmp_path):
     for run, value in (("a", 0.5), ("b", 0.25)):
         with InspectWriter(tmp_path / run) as writer:
@@ -315,3 +336,99 @@ def test_several_runs_are_answered_in_one_request(tmp_path):
     logs = json.loads(client.get(f"{BASE}/logs?run=a&run=b").get_data())
     assert [p["run"] for p in logs["runs"]] == ["a", "b"]
     assert client.get(f"{BASE}/scalars?run=a&run=nope&quantity=layer_std").status_code == 404
+
+
+def _count_listings(provider):
+    """Wraps the provider's listing calls; returns the list they append (kind, filtered)."""
+    calls = []
+    for kind in ("list_scalars", "list_tensors"):
+        real = getattr(provider, kind)
+
+        def counting(*args, _real=real, _kind=kind, **kwargs):
+            calls.append(
+                (_kind, kwargs.get("plugin_name"), kwargs.get("run_tag_filter") is not None)
+            )
+            return _real(*args, **kwargs)
+
+        setattr(provider, kind, counting)
+    return calls
+
+
+def test_runs_lists_everything_again_only_when_something_changed(tmp_path):
+    def checkpoint(step):
+        with InspectWriter(tmp_path / "a") as writer:
+            writer.write(step, "layer_std", 0.5 + step, dataset="train", layer="d")
+            writer.write(step, "neuron_mean", np.ones(3, np.float32), dataset="train", layer="d")
+            writer.write_scalar(step, metadata.keras_log_tag("loss"), 1.0 / (step + 1))
+
+    checkpoint(0)
+    client, plugin, mux = serve(tmp_path)
+    calls = _count_listings(plugin._provider)
+    assert get(client, "runs")[1]["runs"][0]["steps"] == [0]
+    assert [filtered for *_, filtered in calls] == [False] * 3  # first: a full listing
+    calls.clear()
+    assert get(client, "runs")[1]["runs"][0]["steps"] == [0]
+    assert calls and all(filtered for *_, filtered in calls)  # unchanged: only probes
+    checkpoint(1)
+    mux.Reload()
+    calls.clear()
+    assert get(client, "runs")[1]["runs"][0]["steps"] == [0, 1]  # a new checkpoint is seen
+    assert any(not filtered for *_, filtered in calls)
+    # Keras logs that move on without a checkpoint are seen as well, and /logs rereads them.
+    loss = get(client, "logs", run="a")[1]["runs"][0]["series"][0]
+    assert loss["steps"] == [0, 1]
+    with InspectWriter(tmp_path / "a") as writer:
+        writer.write_scalar(2, metadata.keras_log_tag("loss"), 0.25)
+    mux.Reload()
+    get(client, "runs")
+    loss = get(client, "logs", run="a")[1]["runs"][0]["series"][0]
+    assert loss["steps"] == [0, 1, 2] and loss["values"][-1] == 0.25
+    # A listing older than max_unchecked_age is redone even when the probes see no change.
+    plugin._indexes.max_unchecked_age = 0.0
+    calls.clear()
+    get(client, "runs")
+    assert any(not filtered for *_, filtered in calls)
+
+
+def test_logs_are_read_once_until_they_change(tmp_path):
+    with InspectWriter(tmp_path / "a") as writer:
+        writer.write(0, "layer_std", 0.5, dataset="train", layer="d")
+        writer.write_scalar(0, metadata.keras_log_tag("loss"), 0.5)
+    client, plugin, mux = serve(tmp_path)
+    reads = []
+    real = plugin._provider.read_scalars
+
+    def counting(*args, **kwargs):
+        reads.append(kwargs["plugin_name"])
+        return real(*args, **kwargs)
+
+    plugin._provider.read_scalars = counting
+    for _ in range(3):
+        assert get(client, "logs", run="a")[0] == 200
+    assert reads.count("scalars") == 1
+
+
+def test_values_at_the_newest_step_read_only_the_newest_points(tmp_path):
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in range(4):
+            for dataset in ("train", "test"):
+                matrix = np.full((3, 3), step + (dataset == "test"), np.float32)
+                writer.write(step, "correlation_matrix", matrix, dataset=dataset, layer="d")
+    client, plugin, _ = serve(tmp_path)
+    samples = []
+    real = plugin._provider.read_tensors
+
+    def counting(*args, **kwargs):
+        samples.append(kwargs["downsample"])
+        return real(*args, **kwargs)
+
+    plugin._provider.read_tensors = counting
+    newest = get(client, "values", run="a", quantity="correlation_matrix", step=99)[1]
+    assert newest["step"] == 3 and samples == [1]
+    assert {c["dataset"]: c["values"][0][0] for c in newest["cells"]} == {"train": 3, "test": 4}
+    past = get(client, "values", run="a", quantity="correlation_matrix", step=1)[1]
+    assert past["step"] == 1 and samples[-1] > 1  # the whole series, for scrubbing
+    assert {c["dataset"]: c["values"][0][0] for c in past["cells"]} == {"train": 1, "test": 2}
+    samples.clear()
+    again = get(client, "values", run="a", quantity="correlation_matrix", step=3)[1]
+    assert again == newest and samples == []  # now answered from the whole series held

@@ -129,10 +129,12 @@ async function sendBatch(route, quantity, key) {
 
 /**
  * GET /scalars for one run: {run, quantity, series: [{dataset, layer, extra, steps, values}]}.
- * `datasets` and `layers` (arrays) keep only the series a chart draws.
+ * `datasets` and `layers` (arrays) keep only the series a chart draws; `step` keeps only each
+ * series' point at the latest step <= step (for charts of one checkpoint).
  */
-export function fetchScalars(run, quantity, { datasets, layers } = {}) {
-  return batched("scalars", quantity, run, { dataset: datasets, layer: layers });
+export function fetchScalars(run, quantity, { datasets, layers, step } = {}) {
+  const at = step === null || step === undefined ? undefined : [step];
+  return batched("scalars", quantity, run, { dataset: datasets, layer: layers, step: at });
 }
 
 /**

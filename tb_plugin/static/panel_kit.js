@@ -145,6 +145,7 @@ export async function checkpointFor(ctx, run, companion, { dataset, layer } = {}
     answer = await ctx.model.fetchScalars(run.run, companion, {
       datasets: dataset !== undefined ? [dataset] : undefined,
       layers: layer !== undefined ? [layer] : undefined,
+      step: ctx.state.step, // only the point at the cursor is looked at
     });
   } catch (_) {
     return fallback;

@@ -49,11 +49,11 @@ export default {
   wide: true,
 
   async render(container, ctx) {
-    // Fetch only what is drawn: every dataset of the chosen layer for the std chart, the
-    // small multiples' datasets for dead fraction.
+    // Fetch only what is drawn: every dataset of the chosen layer at the chosen checkpoint for
+    // the std chart, the small multiples' datasets over training for dead fraction.
     const layers = ctx.state.layer ? [ctx.state.layer] : undefined;
     const [std, dead] = await Promise.all([
-      fetchAll(ctx, "layer_std", { layers }),
+      fetchAll(ctx, "layer_std", { layers, step: ctx.state.step }),
       fetchAll(ctx, "dead_fraction", { datasets: smallMultipleDatasets(ctx) }),
     ]);
     if (!ctx.isCurrent()) return;

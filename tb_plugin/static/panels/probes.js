@@ -26,12 +26,19 @@ export default {
 
   async render(container, ctx) {
     const datasets = ctx.state.datasets; // only the shown datasets are drawn
-    const { ok, failed } = await perRun(ctx.runs, (run) => ctx.model.fetchScalars(run.run, probeQuantity(run), { datasets }));
+    const chosen = ctx.state.layer;
+    // Every layer at the chosen checkpoint, and the chosen layer over training.
+    const { ok, failed } = await perRun(ctx.runs, async (run) => {
+      const [atStep, history] = await Promise.all([
+        ctx.model.fetchScalars(run.run, probeQuantity(run), { datasets, step: ctx.state.step }),
+        chosen ? ctx.model.fetchScalars(run.run, probeQuantity(run), { datasets, layers: [chosen] }) : { series: [] },
+      ]);
+      return { series: atStep.series || [], history: history.series || [] };
+    });
     if (!ctx.isCurrent()) return;
     if (allFailed(container, ok.length, failed)) return;
     const shownOrder = ctx.datasetOrder.filter((d) => ctx.state.datasets.includes(d));
     const layerOrder = ctx.layers.filter((layer) => ok.some(({ value }) => (value.series || []).some((s) => s.layer === layer)));
-    const chosen = ctx.state.layer;
     const yName = axisName(ok.map(({ run }) => probeQuantity(run)));
 
     const byLayer = [];
@@ -58,7 +65,7 @@ export default {
         trace.mode = "lines+markers";
         trace.hovertemplate = hover("layer", yName);
         byLayer.push(trace);
-        const own = mine.find((s) => s.layer === chosen);
+        const own = value.history.find((s) => s.dataset === dataset && s.layer === chosen);
         if (own) {
           overSteps.push(
             lineTrace(ctx, { run: run.run, dataset, x: own.steps, y: own.values, yLabel: yName, extra: { layer: chosen, quantity: probeQuantity(run) } }),
