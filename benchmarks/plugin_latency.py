@@ -602,6 +602,27 @@ def measure_render(url: str, timeout: float = 120) -> dict:
                 if attempt == "cold":
                     result["requests"] = list(responses)
                 page.close()
+            # What a user already in TensorBoard waits for: a click on the Inspect tab.
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page.on("console", lambda m: m.type == "error" and result["errors"].append(m.text))
+            page.goto(f"{url}#timeseries")
+            tab = page.locator(
+                '[role="tab"]', has=page.locator(f'.plugin-name[data-plugin-id="{PLUGIN}"]')
+            )
+            tab.wait_for(timeout=timeout * 1000)
+            page.wait_for_load_state("networkidle")
+            started = time.perf_counter()
+            tab.click()
+            frame = plugin_frame(page, timeout)
+            frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=timeout * 1000)
+            result["tab_seconds"] = time.perf_counter() - started
+            inside = frame.evaluate(_FRAME_TIMES_JS)
+            result["tab_breakdown"] = {
+                "iframe navigation to render": inside["now"] / 1000,
+                "last data response at": inside["data"] / 1000,
+                "render cycle": inside["cycle"] / 1000,
+            }
+            page.close()
         finally:
             browser.close()
     return result
@@ -626,12 +647,15 @@ def _request_kind(path: str) -> str:
 
 def report_render(render: dict, measured_kinds: set[str]) -> None:
     print(
-        "\nfirst full render in Chromium (navigation -> kiRendered >= 1)   "
+        "\nfirst full render in Chromium (navigation or tab click -> kiRendered >= 1)   "
         f"target < {RENDER_TARGET_S} s"
     )
-    for attempt in ("cold", "warm"):
+    names = {"cold": "cold page", "warm": "warm page", "tab": "tab click"}
+    for attempt in ("cold", "warm", "tab"):
         seconds = render[f"{attempt}_seconds"]
-        print(f"  {attempt:<5} {seconds:6.2f} s = {seconds / RENDER_TARGET_S:.2f} x the target")
+        print(
+            f"  {names[attempt]:<9} {seconds:6.2f} s = {seconds / RENDER_TARGET_S:.2f} x the target"
+        )
         parts = render.get(f"{attempt}_breakdown", {})
         print("        " + "; ".join(f"{k} {v:.2f} s" for k, v in parts.items() if v == v))
     assets = ("static/", "vendor/", "index.js")

@@ -346,6 +346,7 @@ def scalars_impl(
     datasets: list[str] | None = None,
     layers: list[str] | None = None,
     step: int | None = None,
+    last: SeriesCache | None = None,
 ) -> dict:
     """The ``/scalars`` answer: every series of one scalar quantity, for one or more runs.
 
@@ -354,6 +355,7 @@ def scalars_impl(
     the series a chart draws (a filter that keeps nothing gives empty series, not an error).
     With ``step``, each series keeps only its point at the latest step <= ``step`` (none when
     there is no such step): what a chart of one checkpoint draws, ~200x smaller than the series.
+    ``cache`` holds whole series, ``last`` (optional) newest points (see :func:`_read_at`).
     Runs without the quantity are left out; 404 when none has it.
     """
     infos = [indexes.run(provider, ctx, experiment_id, run) for run in runs]
@@ -370,12 +372,15 @@ def scalars_impl(
         for run, series in having.items()
     }
     by_run = {info.run: info.tb_run for info in infos}
-    found = cache.read(
+    found = _read_at(
+        provider,
+        ctx,
         experiment_id,
         [(by_run[run], s) for run, series in wanted.items() for s in series],
-        lambda stale: _read(
-            provider, ctx, experiment_id, provider.read_scalars, PLUGIN_NAME, stale, _pairs
-        ),
+        step,
+        (cache, last),
+        provider.read_scalars,
+        _pairs,
     )
     answer = []
     for info in infos:
@@ -413,8 +418,7 @@ def values_impl(
 ) -> dict:
     """The ``/values`` answer: array cells of one quantity at the latest checkpoint <= step.
 
-    ``cache`` holds whole series; ``last``, when given, holds series' newest points, read
-    alone when the step asked for is the newest.
+    ``cache`` holds whole series, ``last`` (optional) newest points (see :func:`_read_at`).
     """
     info = indexes.run(provider, ctx, experiment_id, run)
     series = [
@@ -430,41 +434,16 @@ def values_impl(
             + (f" for dataset {dataset!r}" if dataset is not None else "")
             + (f" for layer {layer!r}" if layer is not None else "")
         )
-    items = [(info.tb_run, s) for s in series]
-    found = None
-    if last is not None and step >= max(s.max_step for s in series):
-        # The cursor is at (or past) the newest checkpoint, as on opening the tab: the data
-        # server's newest point of each series is enough, and far cheaper than the series (a
-        # correlation matrix's 200 checkpoints are 26 MB). Whole series already read are used.
-        found = cache.peek(experiment_id, items)
-        missing = [item for item in items if (item[0], item[1].tag) not in found]
-        if missing:
-            found.update(
-                last.read(
-                    experiment_id,
-                    missing,
-                    lambda stale: _read(
-                        provider,
-                        ctx,
-                        experiment_id,
-                        provider.read_tensors,
-                        PLUGIN_NAME,
-                        stale,
-                        list,
-                        downsample=1,
-                    ),
-                )
-            )
-        if any(p.step > step for points in found.values() for p in points):
-            found = None  # newer than the listing says: the whole series decide
-    if found is None:
-        found = cache.read(
-            experiment_id,
-            items,
-            lambda stale: _read(
-                provider, ctx, experiment_id, provider.read_tensors, PLUGIN_NAME, stale, list
-            ),
-        )
+    found = _read_at(
+        provider,
+        ctx,
+        experiment_id,
+        [(info.tb_run, s) for s in series],
+        step,
+        (cache, last),
+        provider.read_tensors,
+        list,
+    )
     points = {s.tag: found[(info.tb_run, s.tag)] for s in series}
     chosen = max((p.step for s in series for p in points[s.tag] if p.step <= step), default=None)
     if chosen is None:
@@ -600,6 +579,50 @@ def tensor_cache(max_bytes: int = 256 * 2**20) -> SeriesCache:
 def scalar_cache(max_bytes: int = 64 * 2**20) -> SeriesCache:
     """A cache of scalar series as JSON-ready (steps, values) lists, ~16 bytes a point."""
     return SeriesCache(lambda pair: 16 * len(pair[0]), max_bytes)
+
+
+def _read_at(provider, ctx, experiment_id, items, step, caches, read, convert) -> dict:
+    """(tb_run, tag) -> converted points of each item, enough to answer at ``step``.
+
+    A series whose newest point is at or before ``step`` (the cursor at the newest checkpoint,
+    as when the tab opens) is answered from its whole series if held, else by reading only its
+    newest point into ``last``: far cheaper than the whole series (a correlation matrix's 200
+    checkpoints are 26 MB, a layer's scalars of 20 runs 200 x more points than drawn). The
+    other series (and any whose newest point turns out newer than the listing said) are read
+    whole into ``whole``, where scrubbing finds them.
+
+    Args:
+        caches: ``(whole, last)``; ``last`` may be ``None`` (always read whole series).
+        read: ``provider.read_scalars`` or ``provider.read_tensors``.
+        convert: points -> cached value (``_pairs`` for scalars, ``list`` for tensors).
+    """
+    whole, last = caches
+
+    def fetch(downsample):
+        return lambda stale: _read(
+            provider, ctx, experiment_id, read, PLUGIN_NAME, stale, convert, downsample
+        )
+
+    found: dict[tuple[str, str], Any] = {}
+    if last is not None and step is not None:
+        newest = [item for item in items if step >= item[1].max_step]
+        found = whole.peek(experiment_id, newest)
+        missing = [item for item in newest if (item[0], item[1].tag) not in found]
+        if missing:
+            for key, value in last.read(experiment_id, missing, fetch(1)).items():
+                if _newest_step(value) <= step:
+                    found[key] = value
+    rest = [item for item in items if (item[0], item[1].tag) not in found]
+    if rest:
+        found.update(whole.read(experiment_id, rest, fetch(_ALL)))
+    return found
+
+
+def _newest_step(value: Any) -> int:
+    """The newest step in a cached value: (steps, values) pairs or a list of TensorDatum."""
+    if isinstance(value, tuple):
+        return value[0][-1] if value[0] else -1
+    return max((int(p.step) for p in value), default=-1)
 
 
 def _read(provider, ctx, experiment_id, read, plugin_name, stale, convert, downsample=_ALL):

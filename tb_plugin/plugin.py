@@ -44,6 +44,7 @@ class InspectPlugin(base_plugin.TBPlugin):
         self._tensors = data.tensor_cache()
         self._last_tensors = data.tensor_cache(64 * 2**20)  # newest points of tensor series
         self._scalars = data.scalar_cache()
+        self._last_scalars = data.scalar_cache(8 * 2**20)  # newest points of scalar series
         self._logs = data.scalar_cache(16 * 2**20)  # Keras' logs: native scalars, apart
 
     def get_plugin_apps(self) -> dict:
@@ -91,6 +92,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             datasets=_names(request, "dataset"),
             layers=_names(request, "layer"),
             step=_step(request, required=False),
+            last=self._last_scalars,
         )
         return _json(request, answer)
 

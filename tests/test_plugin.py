@@ -303,15 +303,27 @@ def test_scalars_at_a_step_keep_the_latest_point_at_or_before_it(tmp_path):
         for step in (0, 5, 10):
             writer.write(step, "layer_std", step / 10, dataset="train", layer="d")
         writer.write(10, "layer_std", 9.0, dataset="test", layer="d")  # starts late
-    client, _, _ = serve(tmp_path)
+    client, plugin, _ = serve(tmp_path)
+    samples = []
+    real = plugin._provider.read_scalars
+
+    def counting(*args, **kwargs):
+        samples.append(kwargs["downsample"])
+        return real(*args, **kwargs)
+
+    plugin._provider.read_scalars = counting
 
     def at(step):
         answer = get(client, "scalars", run="a", quantity="layer_std", step=step)[1]
         return {s["dataset"]: (s["steps"], s["values"]) for s in answer["runs"][0]["series"]}
 
-    assert at(7) == {"train": ([5], [0.5]), "test": ([], [])}
+    get(client, "runs")
+    samples.clear()
     assert at(10) == {"train": ([10], [1.0]), "test": ([10], [9.0])}
+    assert samples == [1]  # the newest checkpoint: newest points only
     assert at(99) == at(10)
+    assert at(7) == {"train": ([5], [0.5]), "test": ([], [])}
+    assert samples[-1] > 1  # an older one: the whole series
     assert at(0)["train"] == ([0], [0.0])
 
 
