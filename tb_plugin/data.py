@@ -77,6 +77,11 @@ class SeriesInfo(NamedTuple):
     max_step: int
     wall_time: float
 
+    @property
+    def version(self) -> tuple[int, float]:
+        """What changes when the series gets a point (caches and change checks compare it)."""
+        return (self.max_step, self.wall_time)
+
 
 @dataclass
 class RunInfo:
@@ -167,15 +172,7 @@ def build_index(
                 decoded = _decode(bytes(meta.plugin_content))
                 if decoded is None:
                     continue  # newer format or foreign data: skipped, never fatal
-                append(
-                    SeriesInfo(
-                        tag,
-                        *decoded,
-                        is_scalar,
-                        int(meta.max_step),
-                        float(meta.max_wall_time or 0.0),
-                    )
-                )
+                append(SeriesInfo(tag, *decoded, is_scalar, *_version(meta)))
     return Index(dict(sorted(runs.items())))
 
 
@@ -197,25 +194,24 @@ class Snapshot:
         """
         found: dict[tuple[str, bool], dict[tuple[str, str], tuple[int, float]]] = {}
         for info in self.index.runs.values():
-            latest: dict[tuple[str, bool], SeriesInfo] = {}
-            for s in info.series:
-                key = (s.quantity, s.is_scalar)
-                held = latest.get(key)
-                if held is None or (s.max_step, s.wall_time) > (held.max_step, held.wall_time):
-                    latest[key] = s
-            for (_, is_scalar), s in latest.items():
-                group = found.setdefault((PLUGIN_NAME, is_scalar), {})
-                group[(info.tb_run, s.tag)] = (s.max_step, s.wall_time)
+            newest = _newest_by(info.series, lambda s: (s.quantity, s.is_scalar))
+            for s in newest.values():
+                found.setdefault((PLUGIN_NAME, s.is_scalar), {})[(info.tb_run, s.tag)] = s.version
         for entries in self.logs.values():
-            latest_log: dict[str, SeriesInfo] = {}
-            for _, tb_run, s in entries:
-                held = latest_log.get(tb_run)
-                if held is None or (s.max_step, s.wall_time) > (held.max_step, held.wall_time):
-                    latest_log[tb_run] = s
-            group = found.setdefault(("scalars", True), {})
-            for tb_run, s in latest_log.items():
-                group[(tb_run, s.tag)] = (s.max_step, s.wall_time)
+            newest_log = _newest_by(entries, lambda entry: entry[1], lambda entry: entry[2])
+            for tb_run, (_, _, s) in newest_log.items():
+                found.setdefault(("scalars", True), {})[(tb_run, s.tag)] = s.version
         return found
+
+
+def _newest_by(items, key, series=lambda item: item) -> dict:
+    """key -> the item whose series has the newest version, among ``items`` with that key."""
+    newest: dict = {}
+    for item in items:
+        held = newest.get(key(item))
+        if held is None or series(item).version > series(held).version:
+            newest[key(item)] = item
+    return newest
 
 
 class IndexCache:
@@ -281,6 +277,11 @@ def _list(list_fn: Callable, ctx: Any, experiment_id: str) -> dict:
     return list_fn(ctx, experiment_id=experiment_id, plugin_name=PLUGIN_NAME)
 
 
+def _version(meta: Any) -> tuple[int, float]:
+    """:attr:`SeriesInfo.version` of a listed time series."""
+    return int(meta.max_step), float(meta.max_wall_time or 0.0)
+
+
 def _tb_runs(provider: Any, ctx: Any, experiment_id: str) -> frozenset[str]:
     return frozenset(r.run_name for r in provider.list_runs(ctx, experiment_id=experiment_id))
 
@@ -306,7 +307,7 @@ def _unchanged(provider: Any, ctx: Any, experiment_id: str, snapshot: Snapshot) 
         )
         for (tb_run, tag), version in versions.items():
             meta = listing.get(tb_run, {}).get(tag)
-            if meta is None or (int(meta.max_step), float(meta.max_wall_time or 0.0)) != version:
+            if meta is None or _version(meta) != version:
                 return False
         return True
 
@@ -531,7 +532,7 @@ class SeriesCache:
             for tb_run, s in items:
                 key = (experiment_id, tb_run, s.tag)
                 hit = self._entries.get(key)
-                if hit is not None and hit[0] == (s.max_step, s.wall_time):
+                if hit is not None and hit[0] == s.version:
                     self._entries.move_to_end(key)
                     found[(tb_run, s.tag)] = hit[1]
         return found
@@ -543,16 +544,8 @@ class SeriesCache:
         fetch: Callable[[list[tuple[str, SeriesInfo]]], dict[tuple[str, str], Any]],
     ) -> dict[tuple[str, str], Any]:
         """(tb_run, tag) -> value for every item; ``fetch`` gets only the stale items."""
-        result, stale = {}, []
-        with self._lock:
-            for tb_run, s in items:
-                key = (experiment_id, tb_run, s.tag)
-                hit = self._entries.get(key)
-                if hit is not None and hit[0] == (s.max_step, s.wall_time):
-                    self._entries.move_to_end(key)
-                    result[(tb_run, s.tag)] = hit[1]
-                else:
-                    stale.append((tb_run, s))
+        result = self.peek(experiment_id, items)
+        stale = [(tb_run, s) for tb_run, s in items if (tb_run, s.tag) not in result]
         if stale:
             fetched = fetch(stale)
             with self._lock:
@@ -564,7 +557,7 @@ class SeriesCache:
                     if old is not None:
                         self.nbytes -= old[2]
                     size = self.size(value)
-                    self._entries[key] = ((s.max_step, s.wall_time), value, size)
+                    self._entries[key] = (s.version, value, size)
                     self.nbytes += size
                 while self.nbytes > self.max_bytes and len(self._entries) > 1:
                     self.nbytes -= self._entries.popitem(last=False)[1][2]
@@ -649,17 +642,7 @@ def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, str,
     found: dict[str, list] = {}
 
     def add(run: str, name: str, tb_run: str, tag: str, meta: Any) -> None:
-        series = SeriesInfo(
-            tag,
-            "keras_log",
-            "",
-            "",
-            {},
-            (0, 0),
-            True,
-            int(meta.max_step),
-            float(meta.max_wall_time or 0.0),
-        )
+        series = SeriesInfo(tag, "keras_log", "", "", {}, (0, 0), True, *_version(meta))
         found.setdefault(run, []).append((name, tb_run, series))
 
     for tb_run, tags in listing.items():

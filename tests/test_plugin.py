@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 
 import numpy as np
@@ -40,6 +41,19 @@ def get(client, route, **params):
     if response.headers.get("Content-Type", "").startswith("application/json"):
         return response.status_code, json.loads(body)
     return response.status_code, body.decode("utf-8", "replace")
+
+
+def record_calls(provider, method, what):
+    """Wraps ``provider.<method>``; returns the list of ``what(kwargs)`` of every call made."""
+    calls = []
+    real = getattr(provider, method)
+
+    def recording(*args, **kwargs):
+        calls.append(what(kwargs))
+        return real(*args, **kwargs)
+
+    setattr(provider, method, recording)
+    return calls
 
 
 @pytest.fixture(scope="module")
@@ -228,27 +242,13 @@ def test_tensor_cache_rereads_only_changed_series_and_bounds_its_memory(tmp_path
             for layer in ("a", "b"):
                 writer.write(step, "neuron_mean", np.full(1000, step, np.float32), layer=layer)
     client, plugin, mux = serve(tmp_path)
-    calls = []
     provider = plugin._provider
-    real = provider.read_tensors
-
-    def counting(*args, **kwargs):
-        calls.append(kwargs["run_tag_filter"].tags)
-        return real(*args, **kwargs)
-
-    provider.read_tensors = counting
+    calls = record_calls(provider, "read_tensors", lambda kw: kw["run_tag_filter"].tags)
     for step in (0, 2, 1):
         status, answer = get(client, "values", run="run", quantity="neuron_mean", step=step)
         assert status == 200 and answer["cells"][0]["values"][0] == step
     assert len(calls) == 1  # later steps came from the cache
-    scalar_calls = []
-    real_scalars = provider.read_scalars
-
-    def counting_scalars(*args, **kwargs):
-        scalar_calls.append(kwargs["run_tag_filter"].tags)
-        return real_scalars(*args, **kwargs)
-
-    provider.read_scalars = counting_scalars
+    scalar_calls = record_calls(provider, "read_scalars", lambda kw: kw["run_tag_filter"].tags)
     with InspectWriter(tmp_path / "run") as writer:
         writer.write(0, "layer_std", 0.5, dataset="train", layer="a")
         writer.write(0, "layer_std", 0.7, dataset="train", layer="b")
@@ -304,14 +304,7 @@ def test_scalars_at_a_step_keep_the_latest_point_at_or_before_it(tmp_path):
             writer.write(step, "layer_std", step / 10, dataset="train", layer="d")
         writer.write(10, "layer_std", 9.0, dataset="test", layer="d")  # starts late
     client, plugin, _ = serve(tmp_path)
-    samples = []
-    real = plugin._provider.read_scalars
-
-    def counting(*args, **kwargs):
-        samples.append(kwargs["downsample"])
-        return real(*args, **kwargs)
-
-    plugin._provider.read_scalars = counting
+    samples = record_calls(plugin._provider, "read_scalars", lambda kw: kw["downsample"])
 
     def at(step):
         answer = get(client, "scalars", run="a", quantity="layer_std", step=step)[1]
@@ -350,22 +343,6 @@ def test_several_runs_are_answered_in_one_request(tmp_path):
     assert client.get(f"{BASE}/scalars?run=a&run=nope&quantity=layer_std").status_code == 404
 
 
-def _count_listings(provider):
-    """Wraps the provider's listing calls; returns the list they append (kind, filtered)."""
-    calls = []
-    for kind in ("list_scalars", "list_tensors"):
-        real = getattr(provider, kind)
-
-        def counting(*args, _real=real, _kind=kind, **kwargs):
-            calls.append(
-                (_kind, kwargs.get("plugin_name"), kwargs.get("run_tag_filter") is not None)
-            )
-            return _real(*args, **kwargs)
-
-        setattr(provider, kind, counting)
-    return calls
-
-
 def test_runs_lists_everything_again_only_when_something_changed(tmp_path):
     def checkpoint(step):
         with InspectWriter(tmp_path / "a") as writer:
@@ -375,17 +352,19 @@ def test_runs_lists_everything_again_only_when_something_changed(tmp_path):
 
     checkpoint(0)
     client, plugin, mux = serve(tmp_path)
-    calls = _count_listings(plugin._provider)
+    calls = []  # one entry per listing: whether it was filtered
+    for method in ("list_scalars", "list_tensors"):
+        record_calls(plugin._provider, method, lambda kw: calls.append(("run_tag_filter" in kw,)))
     assert get(client, "runs")[1]["runs"][0]["steps"] == [0]
-    assert [filtered for *_, filtered in calls] == [False] * 3  # first: a full listing
+    assert [filtered for (filtered,) in calls] == [False] * 3  # first: a full listing
     calls.clear()
     assert get(client, "runs")[1]["runs"][0]["steps"] == [0]
-    assert calls and all(filtered for *_, filtered in calls)  # unchanged: only probes
+    assert calls and all(filtered for (filtered,) in calls)  # unchanged: only probes
     checkpoint(1)
     mux.Reload()
     calls.clear()
     assert get(client, "runs")[1]["runs"][0]["steps"] == [0, 1]  # a new checkpoint is seen
-    assert any(not filtered for *_, filtered in calls)
+    assert any(not filtered for (filtered,) in calls)
     # Keras logs that move on without a checkpoint are seen as well, and /logs rereads them.
     loss = get(client, "logs", run="a")[1]["runs"][0]["series"][0]
     assert loss["steps"] == [0, 1]
@@ -399,7 +378,7 @@ def test_runs_lists_everything_again_only_when_something_changed(tmp_path):
     plugin._indexes.max_unchecked_age = 0.0
     calls.clear()
     get(client, "runs")
-    assert any(not filtered for *_, filtered in calls)
+    assert any(not filtered for (filtered,) in calls)
 
 
 def test_logs_are_read_once_until_they_change(tmp_path):
@@ -407,14 +386,7 @@ def test_logs_are_read_once_until_they_change(tmp_path):
         writer.write(0, "layer_std", 0.5, dataset="train", layer="d")
         writer.write_scalar(0, metadata.keras_log_tag("loss"), 0.5)
     client, plugin, mux = serve(tmp_path)
-    reads = []
-    real = plugin._provider.read_scalars
-
-    def counting(*args, **kwargs):
-        reads.append(kwargs["plugin_name"])
-        return real(*args, **kwargs)
-
-    plugin._provider.read_scalars = counting
+    reads = record_calls(plugin._provider, "read_scalars", lambda kw: kw["plugin_name"])
     for _ in range(3):
         assert get(client, "logs", run="a")[0] == 200
     assert reads.count("scalars") == 1
@@ -427,14 +399,7 @@ def test_values_at_the_newest_step_read_only_the_newest_points(tmp_path):
                 matrix = np.full((3, 3), step + (dataset == "test"), np.float32)
                 writer.write(step, "correlation_matrix", matrix, dataset=dataset, layer="d")
     client, plugin, _ = serve(tmp_path)
-    samples = []
-    real = plugin._provider.read_tensors
-
-    def counting(*args, **kwargs):
-        samples.append(kwargs["downsample"])
-        return real(*args, **kwargs)
-
-    plugin._provider.read_tensors = counting
+    samples = record_calls(plugin._provider, "read_tensors", lambda kw: kw["downsample"])
     newest = get(client, "values", run="a", quantity="correlation_matrix", step=99)[1]
     assert newest["step"] == 3 and samples == [1]
     assert {c["dataset"]: c["values"][0][0] for c in newest["cells"]} == {"train": 3, "test": 4}
@@ -444,3 +409,28 @@ def test_values_at_the_newest_step_read_only_the_newest_points(tmp_path):
     samples.clear()
     again = get(client, "values", run="a", quantity="correlation_matrix", step=3)[1]
     assert again == newest and samples == []  # now answered from the whole series held
+
+
+def test_a_newest_point_past_the_listing_falls_back_to_the_whole_series(tmp_path):
+    def write(step):
+        with InspectWriter(tmp_path / "a") as writer:
+            writer.write(step, "neuron_mean", np.full(2, step, np.float32), layer="d")
+
+    for step in range(3):
+        write(step)
+    client, plugin, mux = serve(tmp_path)
+    get(client, "runs")  # the routes' listing: newest step 2
+    write(3)
+    mux.Reload()  # a checkpoint the listing does not know yet
+    samples = record_calls(plugin._provider, "read_tensors", lambda kw: kw["downsample"])
+    answer = get(client, "values", run="a", quantity="neuron_mean", step=2)[1]
+    assert answer["step"] == 2 and answer["cells"][0]["values"] == [2.0, 2.0]
+    assert samples[0] == 1 and samples[-1] > 1  # the newest point was step 3: read it all
+
+
+def test_points_out_of_step_order_are_sorted():
+    from tb_plugin import data
+
+    Point = collections.namedtuple("Point", "step value")
+    points = [Point(2, 0.2), Point(0, float("nan")), Point(1, 0.1)]
+    assert data._pairs(points) == ([0, 1, 2], [None, 0.1, 0.2])

@@ -37,3 +37,13 @@ def test_other_providers_are_kept():
     local = _grpc("localhost:6543")
     ssl = types.SimpleNamespace(grpc_creds_type=grpc_util.ChannelCredsType.SSL)
     assert low_latency_provider(local, ssl) is local
+
+
+def test_a_channel_that_cannot_be_opened_keeps_tensorboards(monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise ValueError("no channel here")
+
+    monkeypatch.setattr(grpc, "secure_channel", refuse)
+    theirs = _grpc("localhost:6543")
+    assert low_latency_provider(theirs) is theirs
+    assert "keeping TensorBoard's data channel (no channel here)" in caplog.text
