@@ -13,6 +13,7 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[tensorflow-cpu,test]'
+	$(PY) -m tb_plugin.chart_bundle --optional
 
 demo: install
 	$(PY) examples/ctr_drift.py --logdir $(LOGDIR)/ctr

@@ -348,6 +348,7 @@ def scalars_impl(
     layers: list[str] | None = None,
     step: int | None = None,
     last: SeriesCache | None = None,
+    warmer: Any = None,
 ) -> dict:
     """The ``/scalars`` answer: every series of one scalar quantity, for one or more runs.
 
@@ -356,8 +357,10 @@ def scalars_impl(
     the series a chart draws (a filter that keeps nothing gives empty series, not an error).
     With ``step``, each series keeps only its point at the latest step <= ``step`` (none when
     there is no such step): what a chart of one checkpoint draws, ~200x smaller than the series.
-    ``cache`` holds whole series, ``last`` (optional) newest points (see :func:`_read_at`).
-    Runs without the quantity are left out; 404 when none has it.
+    ``cache`` holds whole series, ``last`` (optional) newest points, ``warmer`` (optional)
+    reads whole series in the background (see :func:`_read_at`; with a ``datasets`` filter
+    and no ``step`` it also reads the other datasets' series, the next focus of a small
+    multiple). Runs without the quantity are left out; 404 when none has it.
     """
     infos = [indexes.run(provider, ctx, experiment_id, run) for run in runs]
     having = {info.run: [s for s in info.of(quantity) if s.is_scalar] for info in infos}
@@ -373,6 +376,21 @@ def scalars_impl(
         for run, series in having.items()
     }
     by_run = {info.run: info.tb_run for info in infos}
+    if warmer is not None and step is None and datasets:
+        # Small multiples show one focus dataset at a time: the next one chosen is read now.
+        others = [
+            (by_run[run], s)
+            for run, series in having.items()
+            for s in series
+            if s.dataset not in datasets and (not layers or s.layer in layers)
+        ]
+        _queue_whole_reads(
+            warmer,
+            cache,
+            experiment_id,
+            others,
+            _fetcher(provider, ctx, experiment_id, provider.read_scalars, _pairs, _ALL),
+        )
     found = _read_at(
         provider,
         ctx,
@@ -382,6 +400,7 @@ def scalars_impl(
         (cache, last),
         provider.read_scalars,
         _pairs,
+        warmer,
     )
     answer = []
     for info in infos:
@@ -416,10 +435,12 @@ def values_impl(
     dataset: str | None = None,
     layer: str | None = None,
     last: SeriesCache | None = None,
+    warmer: Any = None,
 ) -> dict:
     """The ``/values`` answer: array cells of one quantity at the latest checkpoint <= step.
 
-    ``cache`` holds whole series, ``last`` (optional) newest points (see :func:`_read_at`).
+    ``cache`` holds whole series, ``last`` (optional) newest points, ``warmer`` (optional)
+    reads whole series in the background (see :func:`_read_at`).
     """
     info = indexes.run(provider, ctx, experiment_id, run)
     series = [
@@ -444,6 +465,7 @@ def values_impl(
         (cache, last),
         provider.read_tensors,
         list,
+        warmer,
     )
     points = {s.tag: found[(info.tb_run, s.tag)] for s in series}
     chosen = max((p.step for s in series for p in points[s.tag] if p.step <= step), default=None)
@@ -574,7 +596,12 @@ def scalar_cache(max_bytes: int = 64 * 2**20) -> SeriesCache:
     return SeriesCache(lambda pair: 16 * len(pair[0]), max_bytes)
 
 
-def _read_at(provider, ctx, experiment_id, items, step, caches, read, convert) -> dict:
+# Series per background whole-series read (see _read_at): a scalar series of 200 points is
+# ~0.5 ms of work, a 256 x 256 correlation matrix series ~100 ms.
+_WARM_CHUNK = {True: 128, False: 2}
+
+
+def _read_at(provider, ctx, experiment_id, items, step, caches, read, convert, warmer=None):
     """(tb_run, tag) -> converted points of each item, enough to answer at ``step``.
 
     A series whose newest point is at or before ``step`` (the cursor at the newest checkpoint,
@@ -588,13 +615,14 @@ def _read_at(provider, ctx, experiment_id, items, step, caches, read, convert) -
         caches: ``(whole, last)``; ``last`` may be ``None`` (always read whole series).
         read: ``provider.read_scalars`` or ``provider.read_tensors``.
         convert: points -> cached value (``_pairs`` for scalars, ``list`` for tensors).
+        warmer: a :class:`tb_plugin.warmup.Warmer`, optional: the series answered from their
+            newest point are queued there for a background read of the whole series, so that
+            the first move of the checkpoint cursor finds them in ``whole``.
     """
     whole, last = caches
 
     def fetch(downsample):
-        return lambda stale: _read(
-            provider, ctx, experiment_id, read, PLUGIN_NAME, stale, convert, downsample
-        )
+        return _fetcher(provider, ctx, experiment_id, read, convert, downsample)
 
     found: dict[tuple[str, str], Any] = {}
     if last is not None and step is not None:
@@ -605,10 +633,36 @@ def _read_at(provider, ctx, experiment_id, items, step, caches, read, convert) -
             for key, value in last.read(experiment_id, missing, fetch(1)).items():
                 if _newest_step(value) <= step:
                     found[key] = value
+            if warmer is not None:
+                _queue_whole_reads(warmer, whole, experiment_id, missing, fetch(_ALL))
     rest = [item for item in items if (item[0], item[1].tag) not in found]
     if rest:
         found.update(whole.read(experiment_id, rest, fetch(_ALL)))
     return found
+
+
+def _fetcher(provider, ctx, experiment_id, read, convert, downsample):
+    """A SeriesCache fetch function: one provider read of the stale items."""
+    return lambda stale: _read(
+        provider, ctx, experiment_id, read, PLUGIN_NAME, stale, convert, downsample
+    )
+
+
+def _queue_whole_reads(warmer, whole, experiment_id, items, fetch) -> None:
+    """Queues background reads of the whole series of ``items``, a few series per job.
+
+    A job reads many runs at once (each call to the data server costs tens of milliseconds
+    whatever its size), but few enough series that a request arriving meanwhile waits for
+    one job at most.
+    """
+    if not items:
+        return
+    chunk = _WARM_CHUNK[items[0][1].is_scalar]
+    ordered = sorted(items, key=lambda item: (item[1].tag, item[0]))  # runs share tags
+    for start in range(0, len(ordered), chunk):
+        part = ordered[start : start + chunk]
+        key = (id(whole), experiment_id, tuple((r, s.tag, s.version) for r, s in part))
+        warmer.add(key, functools.partial(whole.read, experiment_id, part, fetch))
 
 
 def _newest_step(value: Any) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import importlib.util
 import json
 import os
 import re
@@ -19,9 +18,10 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_plugin import data
+from tb_plugin import chart_bundle, data
 from tb_plugin.metadata import PLUGIN_NAME
 from tb_plugin.provider import low_latency_provider
+from tb_plugin.warmup import Warmer
 
 __all__ = ["InspectPlugin"]
 
@@ -31,6 +31,17 @@ _CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
 _QUANTITY = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Static files change only with the package; let the browser keep them for an hour.
 _STATIC_EXPIRES = 3600
+
+
+def _data_route(method):
+    """Marks the time spent in a data route, during which background reads wait."""
+
+    @functools.wraps(method)
+    def route(self, request: wrappers.Request) -> wrappers.Response:
+        with self._warmer.request():
+            return method(self, request)
+
+    return route
 
 
 class InspectPlugin(base_plugin.TBPlugin):
@@ -46,6 +57,7 @@ class InspectPlugin(base_plugin.TBPlugin):
         self._scalars = data.scalar_cache()
         self._last_scalars = data.scalar_cache(8 * 2**20)  # newest points of scalar series
         self._logs = data.scalar_cache(16 * 2**20)  # Keras' logs: native scalars, apart
+        self._warmer = Warmer()  # whole-series reads while no request is being served
 
     def get_plugin_apps(self) -> dict:
         return {
@@ -72,6 +84,7 @@ class InspectPlugin(base_plugin.TBPlugin):
     # Data routes ------------------------------------------------------------------------------
 
     @wrappers.Request.application
+    @_data_route
     def runs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         return _json(
@@ -79,6 +92,7 @@ class InspectPlugin(base_plugin.TBPlugin):
         )
 
     @wrappers.Request.application
+    @_data_route
     def scalars_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         answer = data.scalars_impl(
@@ -93,10 +107,12 @@ class InspectPlugin(base_plugin.TBPlugin):
             layers=_names(request, "layer"),
             step=_step(request, required=False),
             last=self._last_scalars,
+            warmer=self._warmer,
         )
         return _json(request, answer)
 
     @wrappers.Request.application
+    @_data_route
     def values_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         answer = data.values_impl(
@@ -111,10 +127,12 @@ class InspectPlugin(base_plugin.TBPlugin):
             dataset=_text(request, "dataset", required=False),
             layer=_text(request, "layer", required=False),
             last=self._last_tensors,
+            warmer=self._warmer,
         )
         return _json(request, answer)
 
     @wrappers.Request.application
+    @_data_route
     def logs_route(self, request: wrappers.Request) -> wrappers.Response:
         ctx, eid = _context(request)
         return _json(
@@ -219,14 +237,10 @@ def _static(request: wrappers.Request, name: str) -> wrappers.Response:
 
 @functools.cache
 def _plotly_gzipped() -> bytes:
-    """plotly.js from the installed ``plotly`` package, compressed once per process."""
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or not spec.submodule_search_locations:
-        raise errors.NotFoundError(
-            "the 'plotly' Python package is not installed: pip install plotly"
-        )
-    path = os.path.join(spec.submodule_search_locations[0], "package_data", "plotly.min.js")
-    if not os.path.isfile(path):
-        raise errors.NotFoundError(f"plotly.min.js not found in the plotly package ({path})")
+    """The plotly.js bundle (see chart_bundle.py), compressed once per process."""
+    try:
+        path = chart_bundle.bundle_path()
+    except chart_bundle.BundleError as error:
+        raise errors.NotFoundError(str(error)) from error
     with open(path, "rb") as handle:
         return gzip.compress(handle.read(), compresslevel=6)

@@ -22,7 +22,10 @@ from tb_plugin.plugin import InspectPlugin
 BASE = "/data/plugin/keras_inspect"
 
 
-def serve(logdir):
+def serve(logdir, warm_quiet=3600.0):
+    """A test client of the plugin on ``logdir``. Background whole-series reads wait for
+    ``warm_quiet`` seconds without requests: never, by default, so that the tests counting
+    provider calls see only the requests' own."""
     mux = multiplexer_lib.EventMultiplexer(
         tensor_size_guidance={metadata.PLUGIN_NAME: 0, "scalars": 0}
     )
@@ -31,6 +34,7 @@ def serve(logdir):
     provider = provider_lib.MultiplexerDataProvider(mux, str(logdir))
     context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider)
     plugin = InspectPlugin(context)
+    plugin._warmer.quiet = warm_quiet
     app = application.TensorBoardWSGI([plugin], data_provider=provider)
     return werkzeug_test.Client(app, wrappers.Response), plugin, mux
 
@@ -220,6 +224,13 @@ def test_static_files_and_plotly_are_served(tmp_path):
     assert response.headers["Content-Type"].startswith("text/javascript")
     plain = client.get(f"{BASE}/vendor/plotly.min.js")
     assert b"plotly" in plain.get_data()[:2000].lower()
+    # The cartesian bundle when `python -m tb_plugin.chart_bundle` fetched it, else the full one.
+    from tb_plugin import chart_bundle
+
+    with open(chart_bundle.bundle_path(), "rb") as handle:
+        assert plain.get_data() == handle.read()
+    expected = "plotly-cartesian" if chart_bundle.has_cartesian() else "plotly.min.js"
+    assert chart_bundle.bundle_path().rsplit("/", 1)[-1].startswith(expected)
 
 
 def test_loader_keeps_every_checkpoint_unless_told_otherwise():
@@ -409,6 +420,43 @@ def test_values_at_the_newest_step_read_only_the_newest_points(tmp_path):
     samples.clear()
     again = get(client, "values", run="a", quantity="correlation_matrix", step=3)[1]
     assert again == newest and samples == []  # now answered from the whole series held
+
+
+def test_series_shown_at_the_newest_step_are_read_whole_in_the_background(tmp_path):
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in range(4):
+            matrix = np.full((3, 3), step, np.float32)
+            writer.write(step, "correlation_matrix", matrix, dataset="train", layer="d")
+            writer.write(step, "layer_std", step / 10, dataset="train", layer="d")
+            writer.write(step, "dead_fraction", step / 10, dataset="train", layer="d")
+            for dataset in ("train", "test"):
+                writer.write(step, "correlation_mean_abs", 0.5, dataset=dataset, layer="d")
+    client, plugin, _ = serve(tmp_path, warm_quiet=0.05)
+    tensors = record_calls(plugin._provider, "read_tensors", lambda kw: kw["downsample"])
+    scalars = record_calls(plugin._provider, "read_scalars", lambda kw: kw["downsample"])
+    get(client, "runs")  # (reads dead_fraction whole: its steps are the run's checkpoints)
+    scalars.clear()
+    assert get(client, "values", run="a", quantity="correlation_matrix", step=3)[1]["step"] == 3
+    assert get(client, "scalars", run="a", quantity="layer_std", step=3)[0] == 200
+    assert plugin._warmer.wait_idle(timeout=30)
+    assert tensors[0] == 1 and scalars[0] == 1  # the requests: newest points only
+    assert tensors[1:] and scalars[1:] and min(tensors[1:] + scalars[1:]) > 1  # then whole
+    tensors.clear()
+    scalars.clear()
+    # The first move of the cursor is answered from what was read in the background.
+    past = get(client, "values", run="a", quantity="correlation_matrix", step=1)[1]
+    assert past["step"] == 1 and past["cells"][0]["values"][0][0] == 1.0
+    series = get(client, "scalars", run="a", quantity="layer_std", step=1)[1]
+    assert series["runs"][0]["series"][0]["values"] == [pytest.approx(0.1)]
+    assert tensors == [] and scalars == []
+    # Small multiples of one focus dataset: the other datasets are read next, in the background.
+    focus = get(client, "scalars", run="a", quantity="correlation_mean_abs", dataset="train")[1]
+    assert [s["dataset"] for s in focus["runs"][0]["series"]] == ["train"]
+    assert plugin._warmer.wait_idle(timeout=30)
+    scalars.clear()
+    other = get(client, "scalars", run="a", quantity="correlation_mean_abs", dataset="test")[1]
+    assert other["runs"][0]["series"][0]["steps"] == [0, 1, 2, 3]
+    assert scalars == []
 
 
 def test_a_newest_point_past_the_listing_falls_back_to_the_whole_series(tmp_path):

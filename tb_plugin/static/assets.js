@@ -28,7 +28,9 @@ export function loadPlotly() {
       const script = document.createElement("script");
       script.src = PLOTLY_URL;
       script.async = true;
+      const started = performance.now();
       script.addEventListener("load", () => {
+        performance.measure("ki-plotly", { start: started, end: performance.now() });
         if (window.Plotly) resolve(window.Plotly);
         else reject(new Error("plotly.js loaded but did not define window.Plotly"));
       });

@@ -171,6 +171,7 @@ export function subplotGrid(titles, { cols = titles.length, xGap = 0.07, yGap = 
 export async function draw(div, traces, layout, ctx, { onStep, dataKey } = {}) {
   const Plotly = await loadPlotly();
   if (ctx && !ctx.isCurrent()) return false;
+  const started = performance.now();
   if (dataKey !== undefined && div.__kiDataKey === dataKey && div._fullLayout) {
     await Plotly.relayout(div, { shapes: layout.shapes || [] });
   } else {
@@ -178,6 +179,7 @@ export async function draw(div, traces, layout, ctx, { onStep, dataKey } = {}) {
     await Plotly.react(div, traces, baseLayout(layout), CONFIG);
     div.__kiDataKey = dataKey;
   }
+  performance.measure(`ki-draw ${div.dataset.chart}`, { start: started, end: performance.now() });
   if (onStep) {
     if (!clickTargets.has(div)) {
       div.on("plotly_click", (event) => {

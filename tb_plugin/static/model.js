@@ -16,8 +16,11 @@ export class FetchError extends Error {
   }
 }
 
-async function getJson(url) {
-  const response = await fetch(url, { credentials: "same-origin" });
+function getJson(url) {
+  return fetch(url, { credentials: "same-origin" }).then((response) => parseJson(url, response));
+}
+
+async function parseJson(url, response) {
   if (!response.ok) {
     let reason = "";
     try {
@@ -62,10 +65,14 @@ export function clearCache() {
   cache.clear();
 }
 
-/** GET /runs: {version, runs: [{run, steps, datasets, layers, quantities, classes, logs}]}. */
-export function fetchRuns() {
+/**
+ * GET /runs: {version, runs: [{run, steps, datasets, layers, quantities, classes, logs}]}.
+ * `pending`, when given, is a fetch() of ./runs already made, whose answer is used instead.
+ */
+export function fetchRuns(pending = null) {
   // Never cached: this is what tells the dashboard that something changed.
-  return getJson(url("runs", {}));
+  const runsUrl = url("runs", {});
+  return pending ? pending.then((response) => parseJson(runsUrl, response)) : getJson(runsUrl);
 }
 
 // Per-run requests for the same route and quantity made in the same tick are sent as one

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from benchmarks.plugin_latency import (
+    ALL_PANELS_DRAWN,
     MISSING_BROWSER,
     RENDERED_AT_LEAST,
     ROUTE_PREFIX,
@@ -216,8 +217,10 @@ def open_page(browser, page_log: PageLog) -> Iterator[Callable[..., object]]:
     """Opens a fresh page (new browser context) at a URL; pages close after the test."""
     pages = []
 
-    def open_(url: str):
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    def open_(url: str, height: int = 1200, init_script: str | None = None):
+        page = browser.new_page(viewport={"width": 1600, "height": height})
+        if init_script:
+            page.add_init_script(init_script)
         page.set_default_timeout(TIMEOUT_S * 1000)
         page_log.attach(page)
         pages.append(page)
@@ -233,7 +236,8 @@ def open_page(browser, page_log: PageLog) -> Iterator[Callable[..., object]]:
 def dashboard(open_page) -> Callable[..., tuple[object, object]]:
     """Opens ``#keras_inspect`` on a tensorboard; returns (page, plugin frame).
 
-    With ``rendered=True`` it waits for the first full render (``kiRendered >= 1``).
+    With ``rendered=True`` it waits for the first full render (``kiRendered >= 1``) and for
+    the panels out of view, which are drawn after it.
     """
 
     def open_(board: TensorBoard, rendered: bool = True):
@@ -244,6 +248,7 @@ def dashboard(open_page) -> Callable[..., tuple[object, object]]:
             pytest.fail(str(error), pytrace=False)
         if rendered:
             frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
+            frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
         return page, frame
 
     return open_

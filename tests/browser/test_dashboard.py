@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks.plugin_latency import fetch
+from benchmarks.plugin_latency import ALL_PANELS_DRAWN, RENDERED_AT_LEAST, fetch, plugin_frame
 from tests.browser.conftest import ALL_RUNS, CTR_RUNS, HOSTILE_RUN, TIMEOUT_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -114,13 +114,15 @@ def render_state(frame) -> dict:
 
 
 def wait_render_after(frame, before: int, what: str) -> dict:
-    """Waits for a full render newer than ``before`` (the kiRendered counter)."""
+    """Waits for a full render newer than ``before`` (the kiRendered counter), and for the
+    panels out of view that are drawn after it."""
     try:
         frame.wait_for_function(
             "n => Number(document.body.dataset.kiRendered || 0) > n",
             arg=before,
             timeout=TIMEOUT_S * 1000,
         )
+        frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
     except Exception as error:  # Playwright's TimeoutError; name the interaction
         pytest.fail(f"no full render (kiRendered > {before}) after {what}: {error}", pytrace=False)
     return render_state(frame)
@@ -390,6 +392,57 @@ def test_empty_logdir_shows_the_getting_started_hint(empty_board, dashboard):
     )
 
 
+# Runs in every frame before its scripts: in the plugin's frame, notes each panel's
+# data-ki-state at the moment the first render cycle ends (kiRendered set).
+_STATES_AT_FIRST_RENDER_JS = """
+(() => {
+  if (!location.pathname.endsWith("/plugin_entry.html")) return;
+  const watcher = new MutationObserver(() => {
+    if (!document.body || !document.body.dataset.kiRendered || window.__kiFirstRender) return;
+    window.__kiFirstRender = [...document.querySelectorAll("section.ki-panel")].map((s) => ({
+      panel: s.dataset.panel,
+      state: s.dataset.kiState || null,
+      top: s.getBoundingClientRect().top,
+      available: !s.classList.contains("ki-unavailable"),
+    }));
+    window.__kiViewHeight = window.innerHeight;
+    watcher.disconnect();
+  });
+  const filter = ["data-ki-rendered"];
+  watcher.observe(document, {subtree: true, attributes: true, attributeFilter: filter});
+})();
+"""
+
+
+def test_panels_in_view_are_drawn_first(board, open_page):
+    page = open_page(
+        f"{board.url}#keras_inspect", height=700, init_script=_STATES_AT_FIRST_RENDER_JS
+    )
+    frame = plugin_frame(page, TIMEOUT_S)
+    frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
+    first = frame.evaluate("() => window.__kiFirstRender")
+    height = frame.evaluate("() => window.__kiViewHeight")
+    assert first, "no snapshot of the panels at the end of the first render"
+    available = [s for s in first if s["available"]]
+    drawn_first = [s for s in available if s["state"] == "drawn"]
+    below = [s for s in available if s["state"] == "deferred"]
+    assert drawn_first and below, (
+        f"a {height} px high view should show some panels and defer the others: {first}"
+    )
+    assert len(drawn_first) + len(below) == len(available), f"panels half drawn: {first}"
+    lowest_drawn = max(s["top"] for s in drawn_first)
+    assert all(s["top"] > lowest_drawn for s in below), f"a panel below was drawn first: {first}"
+    assert min(s["top"] for s in drawn_first) < height
+    below = [s["panel"] for s in below]
+    # ... and the ones below are drawn next, without any scrolling.
+    frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
+    for panel in below:
+        full = [
+            c for c in charts_of(frame, panel)["charts"] if any(has_data(t) for t in c["traces"])
+        ]
+        assert any(drawn(c) for c in full), f"{panel}: nothing drawn after the first render"
+
+
 def append_checkpoint(run_dir: str, step: int) -> None:
     """Appends a copy of the last checkpoint of a run at ``step`` (a new event file)."""
     import keras_inspect as ki
@@ -446,5 +499,6 @@ def test_live_update_after_reload(board, dashboard):
         "s => document.body.dataset.kiStep === s", arg=str(LIVE_STEP), timeout=TIMEOUT_S * 1000
     )
     assert render_state(frame)["rendered"] > before
+    frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
     assert frame.evaluate("() => window.__kiSamePage === true"), "the plugin page was reloaded"
     assert any(len(y) == WIDE_UNITS for y in neuron_values(frame))

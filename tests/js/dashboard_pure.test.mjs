@@ -4,6 +4,8 @@
 // Keras-log split of the loss panel and the histogram step lines.
 
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import test from "node:test";
 
 import { hashName, PALETTE, runColor, assignRunColors, datasetStyle } from "../../tb_plugin/static/colors.js";
@@ -11,9 +13,10 @@ import { plotlyText } from "../../tb_plugin/static/dom.js";
 import { Selection, stepAtOrBefore, DEFAULT_DATASETS } from "../../tb_plugin/static/state.js";
 import { metricsOf } from "../../tb_plugin/static/panels/loss.js";
 import { histogramLine, classOrder } from "../../tb_plugin/static/panels/score_hist.js";
-import { nestedBar } from "../../tb_plugin/static/panels/neurons.js";
+import { MAX_BAR_UNITS, nestedBar, unitTrace } from "../../tb_plugin/static/panels/neurons.js";
 import { valueAt } from "../../tb_plugin/static/panel_kit.js";
 import { nearestStep } from "../../tb_plugin/static/selectors.js";
+import { MODULES } from "../../tb_plugin/static/index.js";
 
 function run(name, extra = {}) {
   return {
@@ -119,4 +122,31 @@ test("small helpers", () => {
   const back = nestedBar(0, 3);
   const front = nestedBar(2, 3);
   assert.ok(back.width > front.width && back.opacity < front.opacity);
+});
+
+test("neuron panel: bars for narrow layers, one step line per dataset for wide ones", () => {
+  const cell = (units, dataset) => ({ dataset, layer: "dense_1", values: Array.from({ length: units }, (_, i) => i / units) });
+  const narrow = unitTrace("a", cell(MAX_BAR_UNITS, "train"), "neuron_mean", { position: 1, count: 2, datasetIndex: 1 });
+  assert.equal(narrow.type, "bar");
+  assert.equal(narrow.y.length, MAX_BAR_UNITS);
+  assert.deepEqual(narrow.meta, { run: "a", dataset: "train", layer: "dense_1", quantity: "neuron_mean" });
+  const first = unitTrace("a", cell(MAX_BAR_UNITS + 1, "train"), "neuron_mean", { position: 0, count: 2, datasetIndex: 0 });
+  const second = unitTrace("a", cell(MAX_BAR_UNITS + 1, "test1"), "neuron_mean", { position: 1, count: 2, datasetIndex: 1 });
+  assert.equal(first.type, "scatter");
+  assert.equal(first.line.shape, "hvh");
+  assert.equal(first.fill, "tozeroy");
+  assert.match(first.fillcolor, /^rgba\(\d+, \d+, \d+, 0\.2\)$/);
+  assert.equal(second.fill, "none");
+  assert.equal(second.line.dash, datasetStyle(1).dash);
+  assert.notEqual(first.line.dash, second.line.dash);
+  assert.deepEqual(second.x, Array.from({ length: MAX_BAR_UNITS + 1 }, (_, i) => i));
+});
+
+test("the entry point preloads every module of the dashboard", () => {
+  const root = fileURLToPath(new URL("../../tb_plugin/static/", import.meta.url));
+  const onDisk = readdirSync(root, { recursive: true })
+    .map((name) => name.split("\\").join("/"))
+    .filter((name) => name.endsWith(".js") && name !== "index.js")
+    .sort();
+  assert.deepEqual([...MODULES].sort(), onDisk);
 });
