@@ -4,8 +4,10 @@ Identical models train in interleaved rounds (one epoch each per round, in rotat
 so machine noise hits all three alike):
 
 * ``plain``: ``fit`` alone;
-* ``inspect``: ``fit`` with :class:`keras_inspect.InspectCallback` (``standard`` preset, every
-  epoch, ``train``/``test1``/``test5`` x ``--samples`` rows), quantities on its background thread;
+* ``inspect``: ``fit`` with :class:`keras_inspect.InspectCallback` (``--quantities``, the
+  ``standard`` preset by default, which includes feature-group saliency and filter importance
+  from the capture pass's gradients; every epoch, ``train``/``test1``/``test5`` x ``--samples``
+  rows), quantities on its background thread;
 * ``inspect_sync``: the same with ``asynchronous=False`` (everything on the training thread);
 * ``tb_hist``: ``fit`` with ``keras.callbacks.TensorBoard(histogram_freq=1)``.
 
@@ -18,6 +20,7 @@ input signature.
     python benchmarks/overhead.py            # 100 k rows per epoch, batch 1000, 8 rounds
     python benchmarks/overhead.py --jit      # the same with XLA-compiled training steps
     python benchmarks/overhead.py --quick    # a smoke run in seconds
+    python benchmarks/overhead.py --quantities full   # with input saliency and filter clusters
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=8, help="epochs per configuration")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--quantities", default="standard", help="preset of the callback")
     parser.add_argument(
         "--jit",
         action="store_true",
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
                     max_samples=args.samples,
                     seed=0,
                     layers=r"dense_\d|ctr",
+                    quantities=args.quantities,
                     asynchronous=name == "inspect",
                 )
             ]
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"CTR model: {models['plain'].count_params():,} parameters; {args.rows:,} rows per "
         f"epoch, batch {args.batch_size}{', XLA' if args.jit else ''}; inspected: 3 datasets x "
-        f"{args.samples} rows"
+        f"{args.samples} rows, quantities={args.quantities!r}"
     )
     for round_index in range(args.rounds):
         shift = round_index % len(CONFIGS)

@@ -17,10 +17,12 @@ from keras_inspect.capture import Capture, CaptureResult, default_layers, model_
 from keras_inspect.checkpoint import CheckpointComputer, Guard, Record, Task
 from keras_inspect.datasets import LabelKind, Sample, class_indices, prepare_datasets
 from keras_inspect.errors import ConfigError
+from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
 from keras_inspect.presets import (
     HEADLINE,
     NEEDS_CLASSES,
     NEEDS_CONTINUOUS,
+    NEEDS_GRADIENTS,
     NEEDS_LABELS,
     NEEDS_TRAIN,
     resolve_quantities,
@@ -61,7 +63,10 @@ class InspectCallback(keras.callbacks.Callback):
             batch count. Turns off Keras' asynchronous batch dispatch, as any per-batch hook does.
         at: record after exactly these 0-based epochs.
         max_samples: rows per dataset, drawn once with ``seed`` and reused at every checkpoint.
-        feature_groups: saliency groups (reserved for the saliency quantities).
+        feature_groups: the groups of ``feature_saliency``: ``None`` for one group per float
+            model input and one per Embedding layer (its output stands for the ids fed to
+            it); or a dict of group name -> a list of column indices of the only input, an
+            input or layer name, or ``(name, [columns])``. Checked when training starts.
         seed: seeds sampling, row sub-sampling and probes.
         output: which model output is scored for a multi-output model (index or name; the
             first by default); labels refer to that output.
@@ -108,8 +113,9 @@ class InspectCallback(keras.callbacks.Callback):
             raise ConfigError(f"seed must be an integer, got {seed!r}.")
         if feature_groups is not None and not isinstance(feature_groups, dict):
             raise ConfigError(
-                f"feature_groups must be None or a dict of group name -> columns, got "
-                f"{type(feature_groups).__name__}."
+                f"feature_groups must be None or a dict of group name -> source, got "
+                f"{type(feature_groups).__name__}; e.g. feature_groups={{'price': [0, 1], "
+                "'user': 'user_embedding'}."
             )
         self.quantities, self._explicit = resolve_quantities(quantities)
         self.layer_spec = _check_layer_spec(layers)
@@ -224,15 +230,55 @@ class InspectCallback(keras.callbacks.Callback):
                 f"model {model.name!r} is not built yet; call it on a batch or fit it first."
             )
         layers = _select_layers(model, self.layer_spec)
-        capture = Capture(model, layers, output=self.output, batch_size=self.max_samples)
-        widths = {_probe_forward(capture, sample) for sample in self.samples.values()}
-        task = _task_for(self.samples, self.quantities, self._explicit, widths.pop())
+        quantities = self._gradient_quantities_supported(self.quantities)
+        groups: list[FeatureGroup] = []
+        if "feature_saliency" in quantities:
+            head = keras.tree.map_structure(lambda a: a[:2], next(iter(self.samples.values())).x)
+            groups = resolve_feature_groups(model, head, self.feature_groups)
+            if not groups:
+                quantities = tuple(
+                    _drop(
+                        list(quantities),
+                        frozenset({"feature_saliency"}),
+                        self._explicit,
+                        f"model {model.name!r} has only integer inputs and no Embedding layer "
+                        "(name layer outputs in feature_groups={'group': 'layer_name'})",
+                    )
+                )
+        plan = _gradient_plan(model, layers, quantities, groups)
+        capture = Capture(model, layers, output=self.output, batch_size=self.max_samples, plan=plan)
+        probed = [_probe_forward(capture, sample) for sample in self.samples.values()]
+        widths = {_output_width(result) for result in probed}
+        no_path = _without_gradient_path(
+            probed[0], groups, self._explicit and self.layer_spec is not None
+        )
+        task = _task_for(self.samples, quantities, self._explicit, widths.pop())
         self._capture = capture
         # Datasets in the user's order, layers in the model's: written with every series.
         self._dataset_order = {name: i for i, name in enumerate(self.samples)}
         self._layer_order = {layer.name: i for i, layer in enumerate(layers)}
-        self._computer = CheckpointComputer(task, self.guard, seed=self.seed)
+        self._computer = CheckpointComputer(
+            task,
+            self.guard,
+            seed=self.seed,
+            groups=[g for g in groups if g.key not in no_path],
+            skip_gradients=no_path,
+        )
         self._bound_model = model
+
+    def _gradient_quantities_supported(self, quantities: tuple[str, ...]) -> tuple[str, ...]:
+        """``quantities`` without the gradient ones where the backend cannot take gradients."""
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return quantities
+        return tuple(
+            _drop(
+                list(quantities),
+                NEEDS_GRADIENTS,
+                self._explicit,
+                f"gradients are implemented for the TensorFlow backend only, not {backend!r}",
+            )
+        )
 
     def _process(self, job: _Checkpoint) -> None:
         """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
@@ -357,8 +403,30 @@ def _select_layers(model: keras.Model, spec: tuple[str, ...] | None) -> list:
     return [layer for layer in candidates if layer.name in selected]
 
 
-def _probe_forward(capture: Capture, sample: Sample) -> int:
-    """Run two rows of ``sample`` through the capture pass; return the scored output width."""
+# Rows per dataset whose input saliency maps are recorded (the first rows of the fixed sample).
+SALIENCY_SAMPLES = 4
+
+
+def _gradient_plan(
+    model: keras.Model, layers: list, quantities: Sequence[str], groups: list[FeatureGroup]
+) -> GradientPlan | None:
+    """What the capture pass differentiates for the gradient quantities asked for."""
+    wanted = set(quantities) & NEEDS_GRADIENTS
+    if not wanted:
+        return None
+    if "feature_saliency" not in wanted:
+        groups = []
+    by_name = {layer.name: layer for layer in model_layers(model)}
+    return GradientPlan(
+        sources=tuple(dict.fromkeys(group.key for group in groups)),
+        source_layers=tuple(dict.fromkeys(by_name[g.source] for g in groups if g.kind == "layer")),
+        layer_deltas="filter_importance" in wanted,
+        saliency_samples=SALIENCY_SAMPLES if "input_saliency" in wanted else 0,
+    )
+
+
+def _probe_forward(capture: Capture, sample: Sample) -> CaptureResult:
+    """Run two rows of ``sample`` through the capture pass (errors become ConfigError)."""
     shapes = keras.tree.map_structure(lambda a: tuple(a.shape), sample.x)
     expected = _input_names(capture.model)
     if isinstance(sample.x, dict) and expected and set(sample.x) != set(expected):
@@ -378,7 +446,41 @@ def _probe_forward(capture: Capture, sample: Sample) -> int:
             f"its x (shapes {shapes}) through the model failed with {type(error).__name__}: "
             f"{reason}. Pass x in the structure and shapes used for model.fit."
         ) from error
+    return result
+
+
+def _output_width(result: CaptureResult) -> int:
+    """Units of the scored output."""
     return 1 if result.output.ndim == 1 else int(np.prod(result.output.shape[1:]))
+
+
+def _without_gradient_path(
+    result: CaptureResult, groups: list[FeatureGroup], explicit: bool
+) -> frozenset[str]:
+    """Layers and group sources that the scored output does not depend on.
+
+    Their gradient quantities are left out (said once in the log); when the user named both
+    the layers and the quantities it is a configuration error instead.
+    """
+    missing = result.no_gradient
+    if not missing:
+        return missing
+    layers = sorted(name for name in missing if name in result.activations)
+    sources = sorted(g.name for g in groups if g.key in missing)
+    what = (f"layers {layers}" if layers else "") + (
+        f"{' and ' if layers else ''}feature groups {sources}" if sources else ""
+    )
+    reason = (
+        f"the scored model output does not depend on {what} (they feed another output, or "
+        "nothing), so they have no gradient"
+    )
+    if explicit:
+        raise ConfigError(
+            f"{reason}. Leave them out of layers= and feature_groups=, or score the output "
+            "they feed with output=."
+        )
+    logger.info("keras_inspect: gradient quantities leave out %s: %s.", what, reason)
+    return missing
 
 
 def _check_input_shapes(sample: Sample, model: keras.Model) -> None:

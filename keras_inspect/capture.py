@@ -7,6 +7,10 @@ feature model from). For layers that fuse an activation (Dense, Conv), the wrapp
 layer with a linear activation and applies the real one itself, so the same pass also yields
 the pre-activation. The pass is compiled once per input signature by :mod:`keras_inspect.backends`;
 the wrappers only exist while the Python body runs, i.e. at trace time, and are always removed.
+
+Given a :class:`keras_inspect.gradients.GradientPlan`, the same compiled pass also returns the
+gradients the saliency quantities need (see :mod:`keras_inspect.gradients`), and a second small
+pass gives input saliency maps for a few rows.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
 
-from keras_inspect.backends import compile_function
+from keras_inspect import gradients as grad_lib
+from keras_inspect.backends import compile_function, compile_gradient_function
 
 __all__ = [
     "Capture",
@@ -104,11 +109,24 @@ class CaptureResult:
         output: the scored model output, shape (N,) for a single unit or (N, K).
         activations: layer name -> output, channels last.
         pre_activations: layer name -> output before its fused activation (fused layers only).
+        source_gradients: ``FeatureGroup.key`` -> d objective / d source (gradient passes).
+        deltas: layer name -> d objective / d pre-activation (the output for layers without a
+            fused activation), channels last (gradient passes).
+        no_gradient: source keys and layer names the objective does not depend on.
+        input_saliency: ``{"output" or layer name: {input name: |gradient|}}`` for the first
+            ``plan.saliency_samples`` rows (gradient passes that ask for it).
+        saliency_inputs: ``{input name: rows}``: those rows' float inputs, which the maps are
+            drawn over.
     """
 
     output: np.ndarray
     activations: dict[str, np.ndarray]
     pre_activations: dict[str, np.ndarray]
+    source_gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    deltas: dict[str, np.ndarray] = field(default_factory=dict)
+    no_gradient: frozenset[str] = frozenset()
+    input_saliency: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    saliency_inputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Capture:
@@ -119,6 +137,7 @@ class Capture:
         layers: the layers to record (objects from :func:`model_layers`).
         output: which model output is scored: ``None`` for the first, an index, or an output name.
         batch_size: rows per compiled call; bounds the memory of one pass.
+        plan: gradients to take in the same pass (``None``: a forward pass only).
 
     Example:
         >>> capture = Capture(model, default_layers(model))
@@ -133,13 +152,22 @@ class Capture:
         layers: Sequence[keras.layers.Layer],
         output: int | str | None = None,
         batch_size: int = 4096,
+        plan: grad_lib.GradientPlan | None = None,
     ) -> None:
         self.model = model
         self.layers = list(layers)
         self.output = output
         self.batch_size = batch_size
+        self.plan = plan
         self.fused = [has_fused_activation(layer) for layer in self.layers]
+        # Layers recorded only as gradient sources (an Embedding's output, say).
+        self.extra = (
+            []
+            if plan is None
+            else [layer for layer in plan.source_layers if layer not in self.layers]
+        )
         self._compiled: dict[Any, Callable[[Any], Any]] = {}
+        self._saliency: dict[Any, Callable[[Any], Any]] = {}
 
     def run(self, x: Any) -> CaptureResult:
         """Forward ``x`` (array, list or dict of arrays; rows first) in inference mode."""
@@ -148,56 +176,167 @@ class Capture:
             self._run_batch(_take_rows(x, slice(start, start + self.batch_size)))
             for start in range(0, n_rows, self.batch_size)
         ]
-        output = np.concatenate([p[0] for p in parts])
-        activations, pre_activations = {}, {}
-        fused_layers = [
-            layer for layer, fused in zip(self.layers, self.fused, strict=True) if fused
-        ]
-        for i, layer in enumerate(self.layers):
-            activations[layer.name] = _channels_last(
-                layer, np.concatenate([p[1][i] for p in parts])
-            )
-        for i, layer in enumerate(fused_layers):
-            pre = np.concatenate([p[2][i] for p in parts])
-            pre_activations[layer.name] = _channels_last(layer, pre)
+
+        def joined(key: str, name: str) -> np.ndarray:
+            return np.concatenate([p[key][name] for p in parts])
+
+        output = np.concatenate([p["output"] for p in parts])
+        layer_of = {layer.name: layer for layer in self.layers}
+        activations = {
+            name: _channels_last(layer_of[name], joined("activations", name))
+            for name in parts[0]["activations"]
+        }
+        pre_activations = {
+            name: _channels_last(layer_of[name], joined("pre", name)) for name in parts[0]["pre"]
+        }
+        sources = {key: joined("sources", key) for key in parts[0]["sources"]}
+        deltas = {
+            name: _channels_last(layer_of[name], joined("deltas", name))
+            for name in parts[0]["deltas"]
+        }
         if output.ndim == 2 and output.shape[1] == 1:
             output = output[:, 0]
-        return CaptureResult(output, activations, pre_activations)
+        saliency, inputs = {}, {}
+        if self.plan is not None and self.plan.saliency_samples > 0:
+            head = _take_rows(x, slice(0, self.plan.saliency_samples))
+            saliency = self._input_saliency(head)
+            if saliency:
+                names = grad_lib.input_names(self.model, head)
+                leaves = dict(zip(names, grad_lib.input_leaves(head), strict=True))
+                inputs = {n: np.asarray(leaves[n], np.float32) for n in saliency["output"]}
+        return CaptureResult(
+            output,
+            activations,
+            pre_activations,
+            sources,
+            deltas,
+            frozenset(parts[0]["missing"]),
+            saliency,
+            inputs,
+        )
 
     @property
     def trace_count(self) -> int:
         """How many input signatures have been compiled (one per input structure)."""
         return len(self._compiled)
 
-    def _run_batch(self, x: Any) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    def _run_batch(self, x: Any) -> dict[str, Any]:
         key = _signature_key(x)
         if key not in self._compiled:
-            self._compiled[key] = compile_function(self._forward, x)
-        output, activations, pre_activations = self._compiled[key](x)
-        to_numpy = keras.ops.convert_to_numpy
-        return (
-            to_numpy(output).astype(np.float32, copy=False),
-            [to_numpy(a).astype(np.float32, copy=False) for a in activations],
-            [to_numpy(a).astype(np.float32, copy=False) for a in pre_activations],
-        )
+            if self.plan is None:
+                self._compiled[key] = compile_function(self._forward, x)
+            else:
+                self._compiled[key] = compile_gradient_function(self._gradient_forward, x)
+        names = [layer.name for layer in self.layers]
+        fused = [n for n, f in zip(names, self.fused, strict=True) if f]
+        if self.plan is None:
+            output, activations, pres = self._compiled[key](x)
+            grads, targets = [], []
+        else:
+            (output, activations, pres), (grads,) = self._compiled[key](x)
+            targets = self._target_names(x)
+        result = {
+            "output": _numpy(output),
+            "activations": {n: _numpy(a) for n, a in zip(names, activations, strict=True)},
+            "pre": {n: _numpy(a) for n, a in zip(fused, pres, strict=True)},
+            "sources": {},
+            "deltas": {},
+            "missing": [],
+        }
+        for (kind, name), grad in zip(targets, grads, strict=True):
+            if grad is None:
+                result["missing"].append(name)
+            else:
+                result["sources" if kind == "source" else "deltas"][name] = _numpy(grad)
+        return result
 
-    def _forward(self, x: Any) -> tuple[Any, list[Any], list[Any]]:
+    def _pass(self, x: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        """The forward pass with recording: (scored output, outputs, pre-activations)."""
         records: dict[str, Any] = {}
         pre_records: dict[str, Any] = {}
-        with _recording(self.layers, self.fused, records, pre_records):
+        layers = self.layers + self.extra
+        fused = self.fused + [False] * len(self.extra)
+        with _recording(layers, fused, records, pre_records):
             outputs = self.model(x, training=False)
-        missing = [layer.name for layer in self.layers if layer.name not in records]
+        missing = [layer.name for layer in layers if layer.name not in records]
         if missing:
             raise LookupError(
                 f"layers {missing} were not called by the model's forward pass, so their outputs "
                 "cannot be recorded"
             )
+        return self._scored_output(outputs), records, pre_records
+
+    def _forward(self, x: Any) -> tuple[Any, list[Any], list[Any]]:
+        output, records, pre_records = self._pass(x)
         names = [layer.name for layer, fused in zip(self.layers, self.fused, strict=True) if fused]
         return (
-            self._scored_output(outputs),
+            output,
             [records[layer.name] for layer in self.layers],
             [pre_records[name] for name in names],
         )
+
+    def _target_names(self, x: Any) -> list[tuple[str, str]]:
+        """(kind, name) of each gradient target of the pass, in order."""
+        plan = self.plan
+        targets = [("source", key) for key in plan.sources]
+        if plan.layer_deltas:
+            targets += [("delta", layer.name) for layer in self.layers]
+        return targets
+
+    def _gradient_forward(self, x: Any) -> tuple[list[Any], Any, list[Any]]:
+        output, records, pre_records = self._pass(x)
+        names = [layer.name for layer, fused in zip(self.layers, self.fused, strict=True) if fused]
+        leaves = dict(
+            zip(grad_lib.input_names(self.model, x), grad_lib.input_leaves(x), strict=True)
+        )
+        targets = []
+        for key in self.plan.sources:
+            kind, _, name = key.partition(":")
+            targets.append(leaves[name] if kind == "input" else records[name])
+        if self.plan.layer_deltas:
+            for layer in self.layers:
+                targets.append(pre_records.get(layer.name, records[layer.name]))
+        outputs = (
+            output,
+            [records[layer.name] for layer in self.layers],
+            [pre_records[name] for name in names],
+        )
+        return [grad_lib.objective(output)], outputs, targets
+
+    def _input_saliency(self, x: Any) -> dict[str, dict[str, np.ndarray]]:
+        """|d objective / d input| and |d sum(layer output) / d input| for the rows of ``x``."""
+        names = grad_lib.input_names(self.model, x)
+        floats = [
+            n
+            for n, leaf in zip(names, grad_lib.input_leaves(x), strict=True)
+            if np.issubdtype(np.asarray(leaf).dtype, np.floating)
+        ]
+        if not floats:
+            return {}
+
+        def forward(inputs: Any) -> tuple[list[Any], Any, list[Any]]:
+            output, records, _ = self._pass(inputs)
+            leaves = dict(
+                zip(
+                    grad_lib.input_names(self.model, inputs),
+                    grad_lib.input_leaves(inputs),
+                    strict=True,
+                )
+            )
+            goals = [grad_lib.objective(output)]
+            goals += [keras.ops.sum(records[layer.name]) for layer in self.layers]
+            return goals, (), [leaves[n] for n in floats]
+
+        key = _signature_key(x)
+        if key not in self._saliency:
+            self._saliency[key] = compile_gradient_function(forward, x)
+        _, grads = self._saliency[key](x)
+        goals = ["output", *[layer.name for layer in self.layers]]
+        result = {}
+        for goal, per_input in zip(goals, grads, strict=True):
+            pairs = zip(floats, per_input, strict=True)
+            result[goal] = {n: np.abs(_numpy(g)) for n, g in pairs if g is not None}
+        return result
 
     def _scored_output(self, outputs: Any) -> Any:
         if isinstance(outputs, dict):
@@ -254,6 +393,10 @@ def _recorder(layer, original, fused, records, pre_records):
         return out
 
     return call
+
+
+def _numpy(tensor: Any) -> np.ndarray:
+    return keras.ops.convert_to_numpy(tensor).astype(np.float32, copy=False)
 
 
 def _take_rows(x: Any, rows: slice) -> Any:

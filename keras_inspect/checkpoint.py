@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +18,16 @@ import numpy as np
 
 from keras_inspect.datasets import LabelKind, Sample, class_indices
 from keras_inspect.errors import QuantityError
-from keras_inspect.quantities import correlation, neurons, probes, scores
+from keras_inspect.quantities import clusters, correlation, neurons, probes, saliency, scores
 
 __all__ = ["CheckpointComputer", "Guard", "InspectWarning", "Record", "Task"]
 
 # Rows of a conv/recurrent output (samples x positions) above which statistics use a fixed
 # random subset: keeps the cost of a checkpoint bounded by layer width, not image size.
 MAX_STAT_ROWS = 65_536
+# Rows describing each unit for filter clustering (k-means over units x rows): a fixed subset,
+# the same at every checkpoint, so that clusters can be matched from one to the next.
+MAX_CLUSTER_ROWS = 4_096
 
 
 class InspectWarning(UserWarning):
@@ -100,14 +103,28 @@ class CheckpointComputer:
         task: the label kind and the quantities to compute.
         guard: failure isolation shared with the callback.
         seed: seeds row sub-sampling and the probes.
+        groups: the feature groups of ``feature_saliency``
+            (:func:`keras_inspect.gradients.resolve_feature_groups`).
+        skip_gradients: layer names and group sources known to have no gradient path to the
+            scored output (reported when the callback was bound): no gradient quantity for them.
     """
 
-    def __init__(self, task: Task, guard: Guard, seed: int = 0) -> None:
+    def __init__(
+        self,
+        task: Task,
+        guard: Guard,
+        seed: int = 0,
+        groups: Sequence[Any] = (),
+        skip_gradients: frozenset[str] = frozenset(),
+    ) -> None:
         self.task = task
         self.guard = guard
         self.seed = seed
+        self.groups = list(groups)
+        self.skip_gradients = frozenset(skip_gradients)
         self.wanted = frozenset(task.quantities)
         self._probes: dict[str, Any] = {}
+        self._clusters: dict[tuple[str, str], np.ndarray] = {}  # last ids per (dataset, layer)
 
     def dataset_records(self, sample: Sample, captured: Any) -> tuple[list[Record], dict]:
         """Records of one dataset, and the probe features it contributes (layer -> array)."""
@@ -139,6 +156,11 @@ class CheckpointComputer:
             if self.wanted & {"probe_auc", "probe_r2"} and labels is not None:
                 with self.guard.running("probe_features", name, layer):
                     features[layer] = (probes.probe_features(acts), labels[finite])
+            # One unit has nothing to rank or group with (a model's output layer, say).
+            if "filter_clusters" in self.wanted and len(acts) and _units(acts) > 1:
+                with self.guard.running("filter_clusters", name, layer):
+                    records.append(self._cluster_record(name, layer, acts))
+        records.extend(self._gradient_records(name, captured))
         return records, features
 
     def probe_records(self, features: dict[str, dict[str, tuple]]) -> list[Record]:
@@ -197,6 +219,64 @@ class CheckpointComputer:
                         records.append(Record("correlation_mean_abs", mean_abs, dataset, layer))
         return records
 
+    def _cluster_record(self, dataset: str, layer: str, acts: np.ndarray) -> Record:
+        rows = neurons.unit_rows(acts, max_rows=MAX_CLUSTER_ROWS, seed=self.seed)
+        key = (dataset, layer)
+        ids = clusters.unit_clusters(rows, self._clusters.get(key), seed=self.seed)
+        self._clusters[key] = ids
+        return Record("filter_clusters", ids, dataset, layer)
+
+    def _gradient_records(self, dataset: str, captured: Any) -> list[Record]:
+        """feature_saliency per group, filter_importance per layer, input saliency maps."""
+        records: list[Record] = []
+        missing = getattr(captured, "no_gradient", frozenset())
+        if "feature_saliency" in self.wanted:
+            for group in self.groups:
+                with self.guard.running("feature_saliency", dataset, group.name):
+                    if group.key in missing:
+                        raise saliency.UninformativeGradient(
+                            f"the scored output does not depend on {group.kind} {group.source!r}"
+                        )
+                    grad = captured.source_gradients[group.key]
+                    value = saliency.feature_saliency(grad, group.columns)
+                    records.append(
+                        Record("feature_saliency", value, dataset, "", {"group": group.name})
+                    )
+        if "filter_importance" in self.wanted:
+            for layer, acts in captured.activations.items():
+                if _units(acts) < 2 or layer in self.skip_gradients:
+                    continue
+                with self.guard.running("filter_importance", dataset, layer):
+                    if layer in missing:
+                        raise saliency.UninformativeGradient(
+                            f"layer {layer!r} has no gradient path to the scored model output "
+                            "(it feeds another output, or nothing)"
+                        )
+                    value = saliency.filter_importance(captured.deltas[layer])
+                    records.append(Record("filter_importance", value, dataset, layer))
+        if "input_saliency" in self.wanted:
+            inputs = getattr(captured, "saliency_inputs", {})
+            with self.guard.running("input_saliency", dataset, "input"):
+                # The rows the maps belong to, as the pseudo-layer "input" of feature_maps,
+                # so that the dashboard can draw each map over its input.
+                for source, rows in inputs.items():
+                    for i, row in enumerate(rows):
+                        extra = {"sample": str(i)}
+                        if len(inputs) > 1:
+                            extra["group"] = source
+                        records.append(Record("feature_maps", row, dataset, "input", extra))
+            for goal, maps in getattr(captured, "input_saliency", {}).items():
+                layer = "" if goal == "output" else goal
+                with self.guard.running("input_saliency", dataset, layer):
+                    for source, grads in maps.items():
+                        for i, grad in enumerate(grads):
+                            extra = {"sample": str(i)}
+                            if len(maps) > 1:
+                                extra["group"] = source
+                            value = saliency.saliency_map(grad)
+                            records.append(Record("input_saliency", value, dataset, layer, extra))
+        return records
+
     def _count_nonfinite(
         self, records: list[Record], dataset: str, layer: str, finite: np.ndarray
     ) -> None:
@@ -231,3 +311,8 @@ class CheckpointComputer:
             if np.ndim(value) == 0 and not np.isfinite(value):
                 raise ValueError(f"the value is {value}, not a finite number")
             records.append(Record(quantity, value, dataset, layer))
+
+
+def _units(acts: np.ndarray) -> int:
+    """Units (channels) of a layer's output: its last axis, 1 for a (samples,) output."""
+    return 1 if np.ndim(acts) < 2 else int(np.shape(acts)[-1])

@@ -10,6 +10,7 @@ __all__ = [
     "HEADLINE",
     "NEEDS_CLASSES",
     "NEEDS_CONTINUOUS",
+    "NEEDS_GRADIENTS",
     "NEEDS_LABELS",
     "NEEDS_TRAIN",
     "PRESETS",
@@ -25,12 +26,22 @@ _LIGHT = (
     "layer_std",
     "dead_fraction",
 )
-_STANDARD = (*_LIGHT, "correlation_matrix", "correlation_mean_abs", "probe_auc", "probe_r2")
+_STANDARD = (
+    *_LIGHT,
+    "correlation_matrix",
+    "correlation_mean_abs",
+    "probe_auc",
+    "probe_r2",
+    # One backward pass in the capture's compiled pass gives both.
+    "feature_saliency",
+    "filter_importance",
+)
+_FULL = (*_STANDARD, "input_saliency", "filter_clusters")
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "light": _LIGHT,
     "standard": _STANDARD,
-    "full": _STANDARD,
+    "full": _FULL,
 }
 QUANTITIES: tuple[str, ...] = PRESETS["full"]
 
@@ -38,6 +49,8 @@ NEEDS_LABELS = frozenset({"model_auc", "probe_auc", "probe_r2"})
 NEEDS_CLASSES = frozenset({"model_auc", "probe_auc"})
 NEEDS_CONTINUOUS = frozenset({"probe_r2"})
 NEEDS_TRAIN = frozenset({"probe_auc", "probe_r2"})
+# Computed from gradients of the capture pass (keras_inspect.gradients).
+NEEDS_GRADIENTS = frozenset({"feature_saliency", "filter_importance", "input_saliency"})
 # Values that are also written as native TensorBoard scalars, beside the loss curves.
 HEADLINE = frozenset(
     {"model_auc", "probe_auc", "probe_r2", "correlation_mean_abs", "layer_std", "dead_fraction"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["compile_function"]
+__all__ = ["compile_function", "compile_gradient_function"]
 
 
 def compile_function(fn: Callable[[Any], Any], example: Any) -> Callable[[Any], Any]:
@@ -31,3 +31,33 @@ def compile_function(fn: Callable[[Any], Any], example: Any) -> Callable[[Any], 
 
         return backend_impl.compile_function(fn, example)
     return fn
+
+
+def compile_gradient_function(
+    fn: Callable[[Any], tuple[list[Any], Any, list[Any]]], example: Any
+) -> Callable[[Any], tuple[Any, list[list[Any]]]]:
+    """Compile ``x -> (outputs, gradients)`` from a forward function that names its targets.
+
+    Args:
+        fn: ``fn(x) -> (objectives, outputs, targets)``: ``objectives`` a list of scalar
+            tensors computed from ``x``; ``outputs`` any structure of tensors to return as they
+            are; ``targets`` a list of tensors of the same pass (intermediate tensors, or
+            leaves of ``x``) to differentiate each objective against.
+        example: NumPy inputs of the shape ``fn`` will see (the row count is left free).
+
+    Returns:
+        A callable giving ``outputs`` and, per objective and target, d objective / d target
+        (same shape as the target), or ``None`` for a target the objective does not depend on.
+
+    Raises:
+        NotImplementedError: the active Keras backend has no implementation yet.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from keras_inspect.backends import tensorflow as backend_impl
+
+        return backend_impl.compile_gradient_function(fn, example)
+    raise NotImplementedError(
+        f"gradient quantities need the TensorFlow backend for now (KERAS_BACKEND={backend!r}); "
+        "leave feature_saliency, filter_importance and input_saliency out of quantities=."
+    )

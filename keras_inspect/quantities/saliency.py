@@ -1,0 +1,97 @@
+"""Gradient quantities: feature-group saliency, filter importance, input saliency maps.
+
+Pure NumPy over the gradients of :mod:`keras_inspect.gradients` (samples first). A gradient
+that is all zero or not finite says nothing about the model's inputs: it raises
+:class:`UninformativeGradient` instead of returning a value, so the caller reports it once and
+no misleading zero is plotted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "UninformativeGradient",
+    "feature_saliency",
+    "filter_importance",
+    "saliency_map",
+]
+
+
+class UninformativeGradient(ValueError):
+    """The gradient is all zero or has non-finite values: nothing to rank or plot."""
+
+
+def _check(grad: np.ndarray, what: str) -> np.ndarray:
+    grad = np.asarray(grad, dtype=np.float64)
+    bad = ~np.isfinite(grad)
+    if bad.any():
+        raise UninformativeGradient(
+            f"{what}: {int(bad.sum())} of {grad.size} gradient values are not finite"
+        )
+    if grad.size == 0 or not np.any(grad):
+        raise UninformativeGradient(
+            f"{what}: the gradient is zero everywhere (a saturated or dead path to the output)"
+        )
+    return grad
+
+
+def feature_saliency(grad: np.ndarray, columns: Sequence[int] | None = None) -> float:
+    """Mean over samples of the mean |d output / d x| over one feature group's elements.
+
+    Guo et al. (section 3.4) average the absolute gradient over a feature group's input
+    elements, e.g. the 8 dimensions of a user-id embedding, and over samples.
+
+    Args:
+        grad: d objective / d source, shape (samples, ..., width).
+        columns: the group's indices along the last axis; ``None`` for all of it.
+
+    Raises:
+        UninformativeGradient: the group's gradient is all zero or not finite.
+    """
+    grad = np.asarray(grad)
+    if columns is not None:
+        grad = grad[..., list(columns)]
+    grad = _check(grad, "feature_saliency")
+    per_sample = np.abs(grad).reshape(len(grad), -1).mean(axis=1)
+    return float(per_sample.mean())
+
+
+def filter_importance(delta: np.ndarray) -> np.ndarray:
+    """Per unit or filter: the sum over positions of |delta|, min-max scaled within the layer.
+
+    TSViz (Siddiqui et al., eq. 11-12 and 16) sums |d a^L / d z_j| over the positions of filter
+    j for one input and min-max scales the sums of a layer. Over a dataset sample we average
+    the per-sample sums over samples before scaling (the paper shows one input at a time).
+
+    Args:
+        delta: d objective / d pre-activation, shape (samples, [positions...,] units).
+
+    Returns:
+        float32 array of shape (units,) in [0, 1]; 1 marks the most important unit.
+
+    Raises:
+        UninformativeGradient: all zero or non-finite, or every unit equally important (the
+            scaling is then undefined).
+    """
+    delta = _check(delta, "filter_importance")
+    if delta.ndim < 2:
+        raise ValueError(f"expected (samples, ..., units), got shape {delta.shape}")
+    sums = np.abs(delta).reshape(len(delta), -1, delta.shape[-1]).sum(axis=1).mean(axis=0)
+    low, high = sums.min(), sums.max()
+    if not high > low:
+        raise UninformativeGradient(
+            f"filter_importance: all {len(sums)} units have the same importance {high:.4g}"
+        )
+    return ((sums - low) / (high - low)).astype(np.float32)
+
+
+def saliency_map(grad: np.ndarray) -> np.ndarray:
+    """|gradient| of one sample, point-wise (time steps x channels, or pixels x channels).
+
+    Raises:
+        UninformativeGradient: all zero or non-finite.
+    """
+    return np.abs(_check(grad, "input_saliency")).astype(np.float32)

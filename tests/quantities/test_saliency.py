@@ -1,0 +1,63 @@
+"""Saliency reductions against brute-force loops; uninformative gradients are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from keras_inspect.quantities.saliency import (
+    UninformativeGradient,
+    feature_saliency,
+    filter_importance,
+    saliency_map,
+)
+
+
+def test_feature_saliency_is_the_mean_over_samples_of_the_mean_abs_over_elements():
+    grad = np.random.default_rng(0).normal(size=(7, 3, 5))
+    expected = np.mean([np.mean([abs(v) for v in grad[i].ravel()]) for i in range(7)])
+    assert feature_saliency(grad) == pytest.approx(expected)
+    cols = [1, 4]
+    brute = np.mean([np.mean(np.abs(grad[i][:, cols])) for i in range(7)])
+    assert feature_saliency(grad, cols) == pytest.approx(brute)
+
+
+def test_filter_importance_sums_positions_averages_samples_and_scales():
+    delta = np.random.default_rng(1).normal(size=(4, 6, 3))  # samples, positions, filters
+    sums = [
+        np.mean([sum(abs(delta[s, t, f]) for t in range(6)) for s in range(4)]) for f in range(3)
+    ]
+    lo, hi = min(sums), max(sums)
+    expected = [(v - lo) / (hi - lo) for v in sums]
+    np.testing.assert_allclose(filter_importance(delta), expected, rtol=1e-6)
+    assert filter_importance(delta).max() == 1.0 and filter_importance(delta).min() == 0.0
+    dense = np.abs(np.random.default_rng(2).normal(size=(5, 4)))  # no positions
+    np.testing.assert_allclose(
+        filter_importance(dense),
+        (dense.mean(0) - dense.mean(0).min()) / np.ptp(dense.mean(0)),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "grad, message",
+    [
+        (np.zeros((3, 4)), "zero everywhere"),
+        (np.array([[1.0, np.nan], [0.5, 0.2]]), "not finite"),
+        (np.array([[np.inf, 1.0]]), "not finite"),
+    ],
+)
+def test_zero_or_nonfinite_gradients_are_not_values(grad, message):
+    for quantity in (feature_saliency, filter_importance, saliency_map):
+        with pytest.raises(UninformativeGradient, match=message):
+            quantity(grad)
+
+
+def test_equal_importance_cannot_be_scaled():
+    with pytest.raises(UninformativeGradient, match="same importance"):
+        filter_importance(np.ones((2, 3, 4)))
+
+
+def test_saliency_map_is_pointwise_abs():
+    grad = np.array([[-1.0, 2.0], [0.5, -0.25]])
+    np.testing.assert_array_equal(saliency_map(grad), np.abs(grad).astype(np.float32))
