@@ -17,6 +17,7 @@ install: $(PY)
 
 demo: install
 	$(PY) examples/ctr_drift.py --logdir $(LOGDIR)/ctr
+	$(PY) examples/timeseries_conv1d.py --logdir $(LOGDIR)/timeseries
 	$(PY) -m tensorboard.main --logdir $(LOGDIR) --host localhost --port $(PORT)
 
 test: install

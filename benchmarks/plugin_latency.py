@@ -75,6 +75,7 @@ CLASSES = ("0", "1")
 SCALAR_QUANTITIES = ("model_auc", "layer_std", "dead_fraction", "correlation_mean_abs", "probe_auc")
 VALUE_QUANTITIES = ("neuron_mean", "neuron_std", "correlation_matrix", "model_score_histogram")
 KERAS_LOGS = ("loss", "auc", "val_loss", "val_auc")
+GROUPS = ("user_id", "ad_id", "site_id", "hour", "device")  # feature groups (embeddings)
 HISTOGRAM_BINS = 40
 P95_TARGET_MS = 100.0
 RENDER_TARGET_S = 2.0
@@ -145,6 +146,25 @@ def write_checkpoint(writer, step: int, rng: np.random.Generator, state: dict) -
                     step, quantity, value, dataset=dataset, layer=layer, order=(day, depth)
                 )
                 writer.write_scalar(step, scalar_tag(quantity, dataset, layer), value)
+        for position, group in enumerate(GROUPS):
+            # The first group (a user id) is memorised as training goes on (Guo et al., Fig. 11).
+            value = 0.02 + (0.25 * progress if position == 0 else 0.01 * position)
+            value = float(value * (1 + drift) + abs(rng.normal(0, 0.002)))
+            writer.write(
+                step, "feature_saliency", value, dataset=dataset, order=(day, -1), group=group
+            )
+        for depth, (layer, width) in enumerate(LAYERS):
+            if width > 1:
+                raw = state["importance"][layer] + rng.normal(0, 0.02, width)
+                scaled = ((raw - raw.min()) / (raw.max() - raw.min())).astype(np.float32)
+                writer.write(
+                    step,
+                    "filter_importance",
+                    scaled,
+                    dataset=dataset,
+                    layer=layer,
+                    order=(day, depth),
+                )
     loss = 0.3 - 0.12 * progress
     for name, value in zip(KERAS_LOGS, (loss, 0.6 + 0.3 * progress, loss + 0.05, 0.6), strict=True):
         writer.write_scalar(step, keras_log_tag(name), float(value + rng.normal(0, 0.002)))
@@ -168,6 +188,7 @@ def write_synthetic_run(run_dir: str, steps: list[int], seed: int) -> None:
             for layer, width in LAYERS
         },
         "corr": {layer: _correlation_pair(rng, width) for layer, width in LAYERS},
+        "importance": {layer: rng.gamma(1.5, 1.0, width) for layer, width in LAYERS},
     }
     with InspectWriter(run_dir) as writer:
         for step in steps:
@@ -468,6 +489,17 @@ def _panel_calls(entry, runs, run, step, when, focus, layer) -> list[tuple[str, 
     if "model_score_histogram" in quantities:
         params = {"run": run, "quantity": "model_score_histogram", "step": step}
         calls.append((f"values model_score_histogram ({when})", "values", params))
+    if "feature_saliency" in quantities:  # bars (shown datasets) and heatmap (focus)
+        params = {
+            "run": runs,
+            "quantity": "feature_saliency",
+            "dataset": list(dict.fromkeys([*shown, focus])),
+        }
+        calls.append(("scalars feature_saliency", "scalars", params))
+    if "filter_importance" in quantities:  # first four runs, the chosen layer
+        for name in runs[:4]:
+            params = {"run": name, "quantity": "filter_importance", "step": step, "layer": layer}
+            calls.append((f"values filter_importance ({when})", "values", params))
     return calls
 
 

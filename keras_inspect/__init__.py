@@ -8,6 +8,7 @@ from keras_inspect.callback import InspectCallback
 from keras_inspect.checkpoint import InspectWarning
 from keras_inspect.errors import ConfigError, InspectError, QuantityError
 from keras_inspect.presets import PRESETS, QUANTITIES
+from keras_inspect.quantities.saliency import important_units
 from keras_inspect.reader import load
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "PRESETS",
     "QUANTITIES",
     "QuantityError",
+    "important_units",
     "load",
 ]
 __version__ = "0.1.0"

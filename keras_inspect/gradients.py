@@ -19,6 +19,7 @@ The framework-specific part (the tape) is :func:`keras_inspect.backends.compile_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +94,16 @@ class GradientPlan:
     saliency_samples: int = 0
 
 
+# Names Keras makes up for an unnamed keras.Input; shown to users as "input" / "input_<i>".
+_GENERATED_NAME = re.compile(r"(keras_tensor|input_layer)(_\d+)?")
+
+
 def input_names(model: keras.Model, x: Any) -> list[str]:
-    """Names of the model's inputs in the order of ``input_leaves(x)``."""
+    """Names of the model's inputs in the order of ``input_leaves(x)``.
+
+    The keys of a dict ``x``; else the names of the model's ``keras.Input`` layers, where the
+    user gave them; else ``"input"`` for a single input and ``"input_<i>"`` for several.
+    """
     if isinstance(x, Mapping):
         return list(x)
     try:
@@ -102,9 +111,13 @@ def input_names(model: keras.Model, x: Any) -> list[str]:
     except (AttributeError, TypeError, ValueError):
         names = []
     count = len(x) if isinstance(x, list | tuple) else 1
+    defaults = ["input"] if count == 1 else [f"input_{i}" for i in range(count)]
     if len(names) != count:
-        names = ["input"] if count == 1 else [f"input_{i}" for i in range(count)]
-    return names
+        return defaults
+    return [
+        default if _GENERATED_NAME.fullmatch(name) else name
+        for name, default in zip(names, defaults, strict=True)
+    ]
 
 
 def input_leaves(x: Any) -> list[Any]:

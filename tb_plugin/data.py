@@ -109,19 +109,27 @@ class RunInfo:
         datasets: dict[str, int] = {}
         layers: dict[str, int] = {}
         quantities, classes = set(), set()
+        by_quantity: dict[str, set[str]] = {}
         for s in self.series:
             if s.dataset and datasets.get(s.dataset, s.order[0] + 1) > s.order[0]:
                 datasets[s.dataset] = s.order[0]
             if s.layer and layers.get(s.layer, s.order[1] + 1) > s.order[1]:
                 layers[s.layer] = s.order[1]
+            if s.layer:
+                by_quantity.setdefault(s.quantity, set()).add(s.layer)
             quantities.add(s.quantity)
             if "class" in s.extra:
                 classes.add(s.extra["class"])
+        order = sorted(layers, key=lambda name: (layers[name], _natural(name)))
         return {
             "datasets": sorted(datasets, key=lambda d: (datasets[d], _natural(d))),
-            "layers": sorted(layers, key=lambda name: (layers[name], _natural(name))),
+            "layers": order,
             "quantities": sorted(quantities),
             "classes": sorted(classes),
+            "quantity_layers": {
+                q: [name for name in order if name in names]
+                for q, names in sorted(by_quantity.items())
+            },
         }
 
 

@@ -28,3 +28,23 @@ def test_ctr_drift_quick_records_every_standard_quantity(tmp_path):
     for name, auc in aucs.items():
         if name != "train":
             assert final[name] == pytest.approx(auc, abs=1e-4), name
+
+
+@pytest.mark.slow
+def test_timeseries_conv1d_quick_records_the_tsviz_quantities(tmp_path):
+    from examples import timeseries_conv1d
+
+    errors = timeseries_conv1d.main(["--quick", "--logdir", str(tmp_path / "ts"), "--epochs", "3"])
+    assert set(errors) == {"train", "test"}
+    assert errors["train"] < 0.05  # scaled units: the series' variance is 1
+    frame = ki.load(tmp_path)
+    assert sorted(frame.step.unique()) == [0, 1, 2]
+    expected = set(ki.PRESETS["full"]) - {"model_auc", "model_score_histogram", "probe_auc"}
+    assert expected <= set(frame.quantity), expected - set(frame.quantity)
+    importance = frame[(frame.quantity == "filter_importance") & (frame.step == 2)]
+    assert set(importance.layer) == {"conv_1", "conv_2", "conv_3"}
+    assert {len(v) for v in importance[importance.layer == "conv_1"].value} == {16}
+    maps = frame[(frame.quantity == "input_saliency") & (frame.layer == "")]
+    assert {v.shape for v in maps.value} == {(timeseries_conv1d.WINDOW, 2)}
+    groups = frame[frame.quantity == "feature_saliency"].group
+    assert set(groups) == {"input"}

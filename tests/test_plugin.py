@@ -86,6 +86,11 @@ def test_runs_lists_axes_in_model_and_user_order(client):
     assert {"model_auc", "neuron_mean", "correlation_matrix", "probe_auc"} <= set(run["quantities"])
     assert run["classes"] == ["0", "1"]
     assert {"loss", "val_loss"} <= set(run["logs"])
+    by_quantity = run["quantity_layers"]
+    assert by_quantity["neuron_mean"] == run["layers"]
+    # The output layer has one unit: no filter importance for it.
+    assert by_quantity["filter_importance"] == ["dense_1", "dense_2", "dense_3", "dense_4"]
+    assert "model_auc" not in by_quantity  # not recorded per layer
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ def test_top_level_names():
         "InspectError",
         "InspectWarning",
         "QuantityError",
+        "important_units",
         "load",
     }
     assert issubclass(ki.ConfigError, ValueError) and issubclass(ki.ConfigError, ki.InspectError)

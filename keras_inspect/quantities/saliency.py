@@ -16,6 +16,7 @@ __all__ = [
     "UninformativeGradient",
     "feature_saliency",
     "filter_importance",
+    "important_units",
     "saliency_map",
 ]
 
@@ -95,3 +96,25 @@ def saliency_map(grad: np.ndarray) -> np.ndarray:
         UninformativeGradient: all zero or non-finite.
     """
     return np.abs(_check(grad, "input_saliency")).astype(np.float32)
+
+
+def important_units(importance: np.ndarray, percentile: float = 90.0) -> np.ndarray:
+    """Units whose importance is at or above the ``percentile`` of their layer, most first.
+
+    TSViz's percentile filter (Fig. 7) for a ``filter_importance`` value read with
+    ``ki.load``; the Inspect tab's slider keeps the same units. Percentiles interpolate
+    linearly, as ``np.percentile`` does.
+
+    Example:
+        >>> important_units(np.array([0.2, 1.0, 0.0, 0.6, 0.4]), 50)
+        array([1, 3, 4])
+    """
+    importance = np.asarray(importance, dtype=np.float64).ravel()
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    finite = np.flatnonzero(np.isfinite(importance))
+    if not len(finite):
+        return finite
+    cut = np.percentile(importance[finite], percentile)
+    kept = finite[importance[finite] >= cut]
+    return kept[np.argsort(-importance[kept], kind="stable")]

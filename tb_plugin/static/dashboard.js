@@ -44,6 +44,8 @@ function normaliseRun(entry) {
   out.steps = out.steps.filter((s) => Number.isFinite(s)).sort((a, b) => a - b);
   out.datasets = out.datasets.map(String);
   out.layers = out.layers.map(String);
+  const byQuantity = entry.quantity_layers;
+  out.quantityLayers = byQuantity && typeof byQuantity === "object" && !Array.isArray(byQuantity) ? byQuantity : null;
   return out;
 }
 

@@ -94,6 +94,12 @@ export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel 
   };
 }
 
+/** Whether `run` recorded `quantity` for `layer` (/runs' quantity_layers; else its layers). */
+export function hasLayer(run, quantity, layer) {
+  const layers = run.quantityLayers && run.quantityLayers[quantity];
+  return run.quantities.includes(quantity) && (Array.isArray(layers) ? layers : run.layers).includes(layer);
+}
+
 /** Joins the non-empty parts of a panel's note line. */
 export function joinNotes(...parts) {
   return parts.filter(Boolean).join(" · ");

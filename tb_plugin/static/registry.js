@@ -36,6 +36,10 @@ import neurons from "./panels/neurons.js";
 import layerStd from "./panels/layer_std.js";
 import correlation from "./panels/correlation.js";
 import probes from "./panels/probes.js";
+import saliency from "./panels/saliency.js";
+import importance from "./panels/importance.js";
+import clusters from "./panels/clusters.js";
+import inputSaliency from "./panels/input_saliency.js";
 
 export const PANELS = [
   loss,
@@ -45,6 +49,10 @@ export const PANELS = [
   layerStd,
   correlation,
   probes,
+  saliency,
+  importance,
+  clusters,
+  inputSaliency,
 ];
 
 /** Whether `runInfo` has anything `panel` can draw. */

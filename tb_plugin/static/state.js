@@ -6,6 +6,9 @@
 // the first layer, the latest step. Selections are stored as what the user turned OFF, so runs
 // that appear on a reload are shown, and what the user hid stays hidden.
 
+// Not a layer of the model: "input" stands for the model input (input samples, their entropy).
+export const PSEUDO_LAYERS = new Set(["input"]);
+
 export const DEFAULT_DATASETS = 3;
 
 function unionInOrder(lists) {
@@ -96,8 +99,9 @@ export class Selection {
     return this.availableDatasets.filter((d) => !this.hiddenDatasets.has(d));
   }
 
+  /** Layers to choose from, in model order (the pseudo-layer "input" is not one). */
   get availableLayers() {
-    return unionInOrder(this.scopeRuns.map((r) => r.layers));
+    return unionInOrder(this.scopeRuns.map((r) => r.layers)).filter((layer) => !PSEUDO_LAYERS.has(layer));
   }
 
   /** Union of the checkpoint steps of the selected runs, sorted. */

@@ -2,8 +2,9 @@
 
 Everything expensive is made once per session and shared by every test:
 
-* a logdir with two runs of the CTR example (``ctr`` and ``ctr2``, two seeds, trained in two
-  parallel subprocesses) and a small synthetic run whose name is an HTML tag;
+* a logdir with two runs of the CTR example (``ctr`` and ``ctr2``, two seeds), one of the
+  time-series example (``ts``, the ``full`` preset), each trained in its own subprocess in
+  parallel, and a small synthetic run whose name is an HTML tag;
 * one ``tensorboard`` per ``--load_fast`` mode on its own copy of that logdir (the live-update
   test appends to its copy), and one per mode on a logdir with nothing but a Keras scalar;
 * one headless Chromium. Each test opens its own page (a fresh browser context).
@@ -40,7 +41,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LOAD_FAST_MODES = ("true", "false")
 HOSTILE_RUN = "<img src=x onerror=alert(1)>"
 CTR_RUNS = ("ctr", "ctr2")
-ALL_RUNS = (*CTR_RUNS, HOSTILE_RUN)
+TS_RUN = "ts"  # the TSViz-shaped Conv1D forecaster: input saliency and filter clusters
+ALL_RUNS = (*CTR_RUNS, TS_RUN, HOSTILE_RUN)
 CTR_STEPS = [0, 1]  # --epochs 2
 TIMEOUT_S = 30
 
@@ -53,11 +55,21 @@ _TRAIN = (
 )
 
 
+_TRAIN_TS = (
+    "import sys; sys.path.insert(0, {repo!r}); from examples import timeseries_conv1d; "
+    "timeseries_conv1d.main(['--quick', '--logdir', {logdir!r}, '--epochs', '2'])"
+)
+
+
 def _train_ctr_runs(root: str) -> None:
     jobs = []
-    for seed, run in enumerate(CTR_RUNS):
+    codes = [
+        (run, _TRAIN.format(repo=REPO, logdir=os.path.join(root, "logs", run), seed=str(seed)))
+        for seed, run in enumerate(CTR_RUNS)
+    ]
+    codes.append((TS_RUN, _TRAIN_TS.format(repo=REPO, logdir=os.path.join(root, "logs", TS_RUN))))
+    for run, code in codes:
         log = open(os.path.join(root, f"{run}.train.log"), "w")  # closed once the run ends
-        code = _TRAIN.format(repo=REPO, logdir=os.path.join(root, "logs", run), seed=str(seed))
         process = subprocess.Popen(
             [sys.executable, "-c", code],
             stdout=log,
@@ -73,9 +85,7 @@ def _train_ctr_runs(root: str) -> None:
         log.close()
         if code != 0:
             with open(log.name, errors="replace") as f:
-                failures.append(
-                    f"ctr_drift for run {run!r} exited with {code}:\n{f.read()[-3000:]}"
-                )
+                failures.append(f"training run {run!r} exited with {code}:\n{f.read()[-3000:]}")
     if failures:
         pytest.fail("\n\n".join(failures), pytrace=False)
 

@@ -18,11 +18,22 @@ import numpy as np
 import pytest
 
 from benchmarks.plugin_latency import ALL_PANELS_DRAWN, RENDERED_AT_LEAST, fetch, plugin_frame
-from tests.browser.conftest import ALL_RUNS, CTR_RUNS, HOSTILE_RUN, TIMEOUT_S
+from tests.browser.conftest import ALL_RUNS, CTR_RUNS, HOSTILE_RUN, TIMEOUT_S, TS_RUN
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-PANELS = ("loss", "model_auc", "score_hist", "neurons", "layer_std", "correlation", "probes")
+PANELS = (
+    "loss",
+    "model_auc",
+    "score_hist",
+    "neurons",
+    "layer_std",
+    "correlation",
+    "probes",
+    "saliency",
+    "importance",
+    "input_saliency",
+)  # at the default selection (layer dense_1 of the CTR runs); "clusters" needs a conv layer
 LIVE_STEP = 99
 WIDE_LAYER, WIDE_UNITS = "dense_1", 256
 
@@ -436,7 +447,7 @@ def test_panels_in_view_are_drawn_first(board, open_page):
     below = [s["panel"] for s in below]
     # ... and the ones below are drawn next, without any scrolling.
     frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
-    for panel in below:
+    for panel in [p for p in below if p in PANELS]:  # the ones with data at this selection
         full = [
             c for c in charts_of(frame, panel)["charts"] if any(has_data(t) for t in c["traces"])
         ]
@@ -502,3 +513,68 @@ def test_live_update_after_reload(board, dashboard):
     frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
     assert frame.evaluate("() => window.__kiSamePage === true"), "the plugin page was reloaded"
     assert any(len(y) == WIDE_UNITS for y in neuron_values(frame))
+
+
+def test_gradient_panels_of_a_conv_layer(board, dashboard):
+    _, frame = dashboard(board)
+    choose_layer(frame, "conv_1")
+    # Feature-group saliency: a heatmap row per group; bars of the CTR embeddings and the input.
+    saliency = charts_of(frame, "saliency")
+    heat = next(c for c in saliency["charts"] if c["chart"] == "saliency_heatmap")
+    assert heat["images"] > 0, heat
+    groups = frame.evaluate(
+        "() => document.querySelector('[data-chart=saliency_bars]').data"
+        ".flatMap((t) => t.meta.groups)"
+    )
+    assert "input" in groups and "user_id_embedding" in groups, groups
+    # Filter importance: conv_1's 16 filters, sorted, and fewer above the 50th percentile.
+    bars = frame.evaluate(
+        "() => document.querySelector('[data-chart=filter_importance]').data"
+        ".filter((t) => t.type === 'bar').map((t) => t.y)"
+    )
+    assert bars and len(bars[0]) == 16 and bars[0] == sorted(bars[0], reverse=True), bars
+    frame.evaluate(
+        "() => { const s = document.querySelector('[data-percentile]'); s.value = '50'; "
+        "s.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    frame.wait_for_function(
+        "() => document.querySelector('[data-chart=filter_importance]').data[0].y.length < 16",
+        timeout=TIMEOUT_S * 1000,
+    )
+    label = frame.locator(".ki-percentile-label").inner_text()
+    assert "of 16 units" in label, label
+    # Clusters: sizes add up to the 16 filters; one outlined block per cluster in the matrix.
+    clusters = frame.evaluate(
+        """() => {
+          const sizes = document.querySelector('[data-chart=cluster_sizes]');
+          const matrix = document.querySelector('[data-chart=cluster_matrix]');
+          return {sizes: sizes.data[0].y, names: sizes.data[0].x,
+                  blocks: matrix.layout.shapes.length, order: matrix.data[0].meta.order};
+        }"""
+    )
+    assert sum(clusters["sizes"]) == 16, clusters
+    assert clusters["blocks"] == len(clusters["names"]), clusters
+    assert sorted(clusters["order"]) == list(range(16)), clusters
+    assert drawn(charts_of(frame, "clusters")["charts"][0])
+    # Input saliency over the input: two channels per map, for the output and conv_1.
+    maps = frame.evaluate(
+        "() => document.querySelector('[data-chart=input_saliency]').data"
+        ".map((t) => ({layer: t.meta.layer, channel: t.meta.channel, n: t.y.length,"
+        " top: Math.max(...t.meta.saliency)}))"
+    )
+    assert sorted({(m["layer"], m["channel"]) for m in maps}) == [
+        ("", 0),
+        ("", 1),
+        ("conv_1", 0),
+        ("conv_1", 1),
+    ], maps
+    assert all(m["n"] == 50 and m["top"] > 0 for m in maps), maps
+    first = frame.evaluate("() => document.querySelector('[data-chart=input_saliency]').data[0].y")
+    frame.locator("[data-sample]").select_option("1")
+    frame.wait_for_function(
+        "y0 => JSON.stringify(document.querySelector('[data-chart=input_saliency]').data[0].y)"
+        " !== y0",
+        arg=json.dumps(first),
+        timeout=TIMEOUT_S * 1000,
+    )
+    assert TS_RUN in frame.locator("section[data-panel=input_saliency] .ki-note").inner_text()

@@ -17,6 +17,10 @@ import { MAX_BAR_UNITS, nestedBar, unitTrace } from "../../tb_plugin/static/pane
 import { valueAt } from "../../tb_plugin/static/panel_kit.js";
 import { nearestStep } from "../../tb_plugin/static/selectors.js";
 import { MODULES } from "../../tb_plugin/static/index.js";
+import { rankedUnits } from "../../tb_plugin/static/panels/importance.js";
+import { clusterOrder } from "../../tb_plugin/static/panels/clusters.js";
+import { channelMean, channels, sampleCell } from "../../tb_plugin/static/panels/input_saliency.js";
+import { groupOrder, groupStepMatrix } from "../../tb_plugin/static/panels/saliency.js";
 
 function run(name, extra = {}) {
   return {
@@ -149,4 +153,49 @@ test("the entry point preloads every module of the dashboard", () => {
     .filter((name) => name.endsWith(".js") && name !== "index.js")
     .sort();
   assert.deepEqual([...MODULES].sort(), onDisk);
+});
+
+test("filter importance: units sorted by importance, cut at a percentile", () => {
+  const values = [0.2, 1, 0, 0.6, 0.4];
+  assert.deepEqual(rankedUnits(values), [1, 3, 4, 0, 2]);
+  assert.deepEqual(rankedUnits(values, 50), [1, 3, 4]); // the median is 0.4
+  assert.deepEqual(rankedUnits(values, 95), [1]);
+  assert.deepEqual(rankedUnits([NaN, 0.5]), [1]);
+  assert.deepEqual(rankedUnits([]), []);
+});
+
+test("saliency: groups in first-seen order and a group x step matrix with gaps", () => {
+  const series = [
+    { dataset: "train", extra: { group: "user" }, steps: [0, 1, 2], values: [0.1, 0.5, 0.9] },
+    { dataset: "train", extra: { group: "price" }, steps: [1, 2], values: [0.2, 0.3] },
+    { dataset: "test", extra: { group: "ad" }, steps: [0], values: [7] },
+  ];
+  const groups = groupOrder([{ value: { series } }]);
+  assert.deepEqual(groups, ["user", "price", "ad"]);
+  const { steps, z } = groupStepMatrix(series, groups, "train");
+  assert.deepEqual(steps, [0, 1, 2]);
+  assert.deepEqual(z, [[0.1, 0.5, 0.9], [null, 0.2, 0.3], [null, null, null]]);
+});
+
+test("clusters: units ordered by cluster, never-active last, with their blocks", () => {
+  const { order, blocks } = clusterOrder([1, -1, 0, 1, 0]);
+  assert.deepEqual(order, [2, 4, 0, 3, 1]);
+  assert.deepEqual(blocks, [
+    { id: 0, start: 0, end: 2 },
+    { id: 1, start: 2, end: 4 },
+    { id: -1, start: 4, end: 5 },
+  ]);
+});
+
+test("input saliency: cells by sample, channels of a sequence, channel mean of an image", () => {
+  const cells = [
+    { layer: "", extra: { sample: "0" } },
+    { layer: "conv", extra: { sample: "1" } },
+    { layer: "input", extra: { sample: "1", group: "b" } },
+  ];
+  assert.equal(sampleCell(cells, "conv", "1"), cells[1]);
+  assert.equal(sampleCell(cells, "input", "1", "b"), cells[2]);
+  assert.equal(sampleCell(cells, "input", "1", "a"), undefined);
+  assert.deepEqual(channels([[1, 2], [3, 4], [5, 6]]), [[1, 3, 5], [2, 4, 6]]);
+  assert.deepEqual(channelMean([[[1, 3], [2, 2]], [[0, 0], [4, 8]]]), [[2, 2], [0, 6]]);
 });

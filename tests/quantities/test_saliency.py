@@ -9,6 +9,7 @@ from keras_inspect.quantities.saliency import (
     UninformativeGradient,
     feature_saliency,
     filter_importance,
+    important_units,
     saliency_map,
 )
 
@@ -61,3 +62,23 @@ def test_equal_importance_cannot_be_scaled():
 def test_saliency_map_is_pointwise_abs():
     grad = np.array([[-1.0, 2.0], [0.5, -0.25]])
     np.testing.assert_array_equal(saliency_map(grad), np.abs(grad).astype(np.float32))
+
+
+@pytest.mark.parametrize("percentile", [0, 25, 50, 90, 100])
+def test_important_units_keep_those_at_or_above_the_percentile(percentile):
+    importance = np.random.default_rng(5).random(37)
+    kept = important_units(importance, percentile)
+    cut = np.percentile(importance, percentile)
+    assert set(kept) == {u for u in range(37) if importance[u] >= cut}
+    assert list(importance[kept]) == sorted(importance[kept], reverse=True)
+
+
+def test_important_units_match_the_dashboard_slider_example():
+    # the same vector as the dashboard's rankedUnits test (tests/js)
+    values = np.array([0.2, 1.0, 0.0, 0.6, 0.4])
+    assert important_units(values, 0).tolist() == [1, 3, 4, 0, 2]
+    assert important_units(values, 50).tolist() == [1, 3, 4]
+    assert important_units(values, 95).tolist() == [1]
+    assert important_units(np.array([np.nan, 0.5]), 0).tolist() == [1]
+    with pytest.raises(ValueError, match="percentile"):
+        important_units(values, 101)
