@@ -489,15 +489,15 @@ def _panel_calls(entry, runs, run, step, when, focus, layer) -> list[tuple[str, 
     if "model_score_histogram" in quantities:
         params = {"run": run, "quantity": "model_score_histogram", "step": step}
         calls.append((f"values model_score_histogram ({when})", "values", params))
-    if "feature_saliency" in quantities:  # bars (shown datasets) and heatmap (focus)
-        params = {
-            "run": runs,
-            "quantity": "feature_saliency",
-            "dataset": list(dict.fromkeys([*shown, focus])),
-        }
+    if "feature_saliency" in quantities:
+        # Bars: the shown datasets at the cursor, first four runs; heatmaps: the focus dataset
+        # over training, first two runs.
+        params = {"run": runs[:4], "quantity": "feature_saliency", "dataset": shown, "step": step}
+        calls.append((f"scalars feature_saliency at a step ({when})", "scalars", params))
+        params = {"run": runs[:2], "quantity": "feature_saliency", "dataset": [focus]}
         calls.append(("scalars feature_saliency", "scalars", params))
-    if "filter_importance" in quantities:  # first four runs, the chosen layer
-        for name in runs[:4]:
+    if layer in entry.get("quantity_layers", {}).get("filter_importance", []):
+        for name in runs[:4]:  # first four runs, the chosen layer
             params = {"run": name, "quantity": "filter_importance", "step": step, "layer": layer}
             calls.append((f"values filter_importance ({when})", "values", params))
     return calls

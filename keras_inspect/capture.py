@@ -234,7 +234,7 @@ class Capture:
             grads, targets = [], []
         else:
             (output, activations, pres), (grads,) = self._compiled[key](x)
-            targets = self._target_names(x)
+            targets = self._target_names()
         result = {
             "output": _numpy(output),
             "activations": {n: _numpy(a) for n, a in zip(names, activations, strict=True)},
@@ -275,7 +275,7 @@ class Capture:
             [pre_records[name] for name in names],
         )
 
-    def _target_names(self, x: Any) -> list[tuple[str, str]]:
+    def _target_names(self) -> list[tuple[str, str]]:
         """(kind, name) of each gradient target of the pass, in order."""
         plan = self.plan
         targets = [("source", key) for key in plan.sources]

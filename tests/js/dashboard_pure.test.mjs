@@ -20,7 +20,7 @@ import { MODULES } from "../../tb_plugin/static/index.js";
 import { rankedUnits } from "../../tb_plugin/static/panels/importance.js";
 import { clusterOrder } from "../../tb_plugin/static/panels/clusters.js";
 import { channelMean, channels, sampleCell } from "../../tb_plugin/static/panels/input_saliency.js";
-import { groupOrder, groupStepMatrix } from "../../tb_plugin/static/panels/saliency.js";
+import { groupOrder, groupStepMatrix, rankGroups } from "../../tb_plugin/static/panels/saliency.js";
 
 function run(name, extra = {}) {
   return {
@@ -175,6 +175,10 @@ test("saliency: groups in first-seen order and a group x step matrix with gaps",
   const { steps, z } = groupStepMatrix(series, groups, "train");
   assert.deepEqual(steps, [0, 1, 2]);
   assert.deepEqual(z, [[0.1, 0.5, 0.9], [null, 0.2, 0.3], [null, null, null]]);
+  // Most salient at the newest checkpoint first; groups without a value last, in order.
+  assert.deepEqual(rankGroups(groups, [{ value: { series } }], "train"), ["user", "price", "ad"]);
+  const flipped = series.map((s) => (s.extra.group === "price" ? { ...s, values: [5, 6] } : s));
+  assert.deepEqual(rankGroups(groups, [{ value: { series: flipped } }], "train"), ["price", "user", "ad"]);
 });
 
 test("clusters: units ordered by cluster, never-active last, with their blocks", () => {

@@ -2,7 +2,8 @@
 // |d output / d group input|; for id features, at their embedding's output). Left: one bar per
 // group at the chosen checkpoint, grouped by run (colour) and dataset (opacity). Right: group x
 // step heatmaps of the focus dataset, one per run for the first two runs, where a group the
-// model comes to rely on (a memorised user id, say) shows as a bright row.
+// model comes to rely on (a memorised user id, say) shows as a bright row. Groups are ranked by
+// their newest saliency, most salient on top, in both charts.
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid, traceName } from "../charts.js";
 import { datasetStyle, runColor } from "../colors.js";
@@ -13,6 +14,23 @@ const QUANTITY = "feature_saliency";
 // Grouped bars of more runs than this are unreadable: the first ones are drawn.
 export const MAX_BAR_RUNS = 4;
 const MAX_HEATMAPS = 2;
+
+/**
+ * Group names, most salient first: by the newest value of the focus dataset's series of the
+ * first run that has it (stable while the cursor moves), then in first-seen order.
+ */
+export function rankGroups(groups, results, dataset) {
+  const newest = new Map();
+  for (const { value } of results) {
+    for (const s of value.series || []) {
+      const group = s.extra && s.extra.group;
+      if (s.dataset !== dataset || newest.has(group) || !s.values.length) continue;
+      newest.set(group, s.values[s.values.length - 1]);
+    }
+  }
+  const score = (g) => (Number.isFinite(newest.get(g)) ? newest.get(g) : -Infinity);
+  return [...groups].sort((a, b) => score(b) - score(a) || groups.indexOf(a) - groups.indexOf(b));
+}
 
 /** Group names in first-seen order over every run's series. */
 export function groupOrder(results) {
@@ -56,13 +74,14 @@ function barTraces(ctx, results, groups) {
       });
       traces.push({
         type: "bar",
-        x: labels,
-        y,
+        orientation: "h",
+        y: labels,
+        x: y,
         name: traceName(run.run, dataset),
         meta: { run: run.run, dataset, groups, step: runStep },
         offsetgroup: `${run.run}\u0000${dataset}`,
         marker: { color: runColor(run.run), opacity: datasetStyle(ctx.datasetIndex(dataset)).opacity },
-        hovertemplate: "%{fullData.name}<br>%{x}: %{y:.4g}<extra></extra>",
+        hovertemplate: "%{fullData.name}<br>%{y}: %{x:.4g}<extra></extra>",
       });
     }
   }
@@ -118,30 +137,47 @@ export default {
 
   async render(container, ctx) {
     const runs = ctx.runs.filter((r) => r.quantities.includes(QUANTITY));
-    // The shown datasets (bars) and the focus one (heatmap), over every checkpoint.
-    const datasets = [...new Set([...ctx.state.datasets, ctx.state.dataset])];
-    const { ok, failed } = await perRun(runs, (run) => ctx.model.fetchScalars(run.run, QUANTITY, { datasets }));
+    // Only what is drawn: the shown datasets at the cursor for the bars of the first runs, and
+    // the focus dataset over training for the heatmaps of the first two.
+    const [atStep, history] = await Promise.all([
+      perRun(runs.slice(0, MAX_BAR_RUNS), (run) =>
+        ctx.model.fetchScalars(run.run, QUANTITY, { datasets: ctx.state.datasets, step: ctx.state.step }),
+      ),
+      perRun(runs.slice(0, MAX_HEATMAPS), (run) => ctx.model.fetchScalars(run.run, QUANTITY, { datasets: [ctx.state.dataset] })),
+    ]);
     if (!ctx.isCurrent()) return;
-    if (allFailed(container, ok.length, failed)) return;
-    const groups = groupOrder(ok);
+    const failed = [...atStep.failed, ...history.failed];
+    if (allFailed(container, atStep.ok.length + history.ok.length, failed)) return;
+    const groups = rankGroups(groupOrder([...atStep.ok, ...history.ok]), history.ok, ctx.state.dataset);
+    const ok = history.ok;
     const keep = [];
     const draws = [];
-    const bars = barTraces(ctx, ok, groups);
+    // One row per group in both charts, most salient on top; tall enough for every label.
+    const height = `${Math.max(300, 18 * groups.length + 90)}px`;
+    const rows = { type: "category", automargin: true, autorange: "reversed", categoryorder: "array", categoryarray: groups.map(plotlyText) };
+    const bars = barTraces(ctx, atStep.ok, groups);
     if (bars.length) {
       keep.push("saliency_bars");
       const layout = {
         barmode: "group",
-        xaxis: { title: axisTitle("feature group"), type: "category", automargin: true },
-        yaxis: { title: axisTitle("mean |d output / d input|"), rangemode: "tozero" },
-        margin: { l: 64, r: 10, t: 12, b: 44 },
+        xaxis: { title: axisTitle("mean |d output / d input|"), rangemode: "tozero" },
+        yaxis: { ...rows },
+        margin: { l: 110, r: 10, t: 12, b: 44 },
       };
-      draws.push(draw(chartDiv(container, "saliency_bars"), bars, layout, ctx));
+      const div = chartDiv(container, "saliency_bars");
+      div.style.height = height;
+      draws.push(draw(div, bars, layout, ctx));
     }
     const heat = heatmapFigure(ctx, ok, groups);
     if (heat.count) {
       keep.push("saliency_heatmap");
+      for (const key of Object.keys(heat.layout)) {
+        if (/^yaxis\d*$/.test(key)) Object.assign(heat.layout[key], rows);
+      }
+      const div = chartDiv(container, "saliency_heatmap");
+      div.style.height = height;
       draws.push(
-        draw(chartDiv(container, "saliency_heatmap"), heat.traces, heat.layout, ctx, {
+        draw(div, heat.traces, heat.layout, ctx, {
           onStep: (step) => ctx.setStep(step),
           dataKey: dataKey(ctx, ctx.state.dataset),
         }),
@@ -153,7 +189,7 @@ export default {
       "note",
       joinNotes(
         failureText(failed),
-        ok.length > MAX_BAR_RUNS ? `bars of the first ${MAX_BAR_RUNS} of ${ok.length} runs` : "",
+        runs.length > MAX_BAR_RUNS ? `bars of the first ${MAX_BAR_RUNS} of ${runs.length} runs` : "",
         heat.count ? `heatmap: dataset ${ctx.state.dataset}` : `no saliency on dataset "${ctx.state.dataset}"`,
       ),
     );
