@@ -18,6 +18,7 @@ install: $(PY)
 demo: install
 	$(PY) examples/ctr_drift.py --logdir $(LOGDIR)/ctr
 	$(PY) examples/timeseries_conv1d.py --logdir $(LOGDIR)/timeseries
+	$(PY) examples/digits_cnn.py --logdir $(LOGDIR)/digits --epochs 10
 	$(PY) -m tensorboard.main --logdir $(LOGDIR) --host localhost --port $(PORT)
 
 test: install

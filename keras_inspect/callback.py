@@ -70,6 +70,9 @@ class InspectCallback(keras.callbacks.Callback):
         seed: seeds sampling, row sub-sampling and probes.
         output: which model output is scored for a multi-output model (index or name; the
             first by default); labels refer to that output.
+        layer_pairs: the (earlier, later) layer pairs of ``channel_capacity``; ``None`` for
+            each pair of consecutive inspected layers that have feature maps (convolutional or
+            sequence outputs). Checked when training starts.
         strict: re-raise a failing quantity instead of warning once and skipping it (implies
             ``asynchronous=False``, so the error surfaces at the checkpoint that caused it).
         asynchronous: compute quantities and write them on one background thread while
@@ -98,6 +101,7 @@ class InspectCallback(keras.callbacks.Callback):
         feature_groups: dict[str, Any] | None = None,
         seed: int = 0,
         output: int | str | None = None,
+        layer_pairs: Sequence[tuple[str, str]] | None = None,
         strict: bool = False,
         asynchronous: bool = True,
     ) -> None:
@@ -125,6 +129,7 @@ class InspectCallback(keras.callbacks.Callback):
         self.feature_groups = feature_groups
         self.seed = seed
         self.output = output
+        self.layer_pairs = _check_layer_pairs(layer_pairs)
         self.guard = Guard(strict=strict)
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
@@ -252,6 +257,19 @@ class InspectCallback(keras.callbacks.Callback):
         no_path = _without_gradient_path(
             probed[0], groups, self._explicit and self.layer_spec is not None
         )
+        pairs: list[tuple[str, str]] = []
+        if "channel_capacity" in quantities:
+            pairs = _capacity_pairs(probed[0], layers, self.layer_pairs, model)
+            if not pairs:
+                quantities = tuple(
+                    _drop(
+                        list(quantities),
+                        frozenset({"channel_capacity"}),
+                        self._explicit,
+                        "fewer than two inspected layers have feature maps (conv or sequence "
+                        "outputs); name them in layers= or pass layer_pairs=",
+                    )
+                )
         task = _task_for(self.samples, quantities, self._explicit, widths.pop())
         self._capture = capture
         # Datasets in the user's order, layers in the model's: written with every series.
@@ -263,6 +281,7 @@ class InspectCallback(keras.callbacks.Callback):
             seed=self.seed,
             groups=[g for g in groups if g.key not in no_path],
             skip_gradients=no_path,
+            layer_pairs=pairs,
         )
         self._bound_model = model
 
@@ -357,6 +376,51 @@ def _check_log_dir(log_dir: Any) -> str:
             "remove it or choose another log_dir."
         )
     return path
+
+
+def _check_layer_pairs(pairs: Any) -> tuple[tuple[str, str], ...] | None:
+    """``layer_pairs`` as a tuple of (name, name), or ConfigError."""
+    if pairs is None:
+        return None
+    ok = isinstance(pairs, Sequence) and not isinstance(pairs, str) and len(pairs) > 0
+    ok = ok and all(
+        isinstance(p, Sequence)
+        and not isinstance(p, str)
+        and len(p) == 2
+        and all(isinstance(n, str) for n in p)
+        for p in pairs
+    )
+    if not ok:
+        raise ConfigError(
+            f"layer_pairs must be None or a non-empty list of (layer name, layer name) pairs, "
+            f"got {pairs!r}; e.g. layer_pairs=[('conv_1', 'conv_2')]."
+        )
+    return tuple((str(a), str(b)) for a, b in pairs)
+
+
+def _capacity_pairs(
+    result: CaptureResult, layers: list, wanted: tuple | None, model: keras.Model
+) -> list[tuple[str, str]]:
+    """The layer pairs of channel_capacity: checked ones from the user, or the defaults."""
+    maps = [layer.name for layer in layers if np.ndim(result.activations[layer.name]) >= 3]
+    if wanted is None:
+        return list(zip(maps, maps[1:], strict=False))
+    inspected = [layer.name for layer in layers]
+    for a, b in wanted:
+        for name in (a, b):
+            if name not in inspected:
+                raise ConfigError(
+                    f"layer_pairs names {name!r}, which is not an inspected layer of model "
+                    f"{model.name!r} ({inspected}); add it to layers= or fix the name."
+                )
+            if name not in maps:
+                shape = tuple(result.activations[name].shape[1:])
+                raise ConfigError(
+                    f"layer_pairs pair ({a!r}, {b!r}): layer {name!r} has outputs of shape "
+                    f"{shape}, without positions to compare feature maps over; channel "
+                    f"capacity needs convolutional or sequence layers such as {maps or 'Conv2D'}."
+                )
+    return list(wanted)
 
 
 def _check_layer_spec(layers: Any) -> tuple[str, ...] | None:

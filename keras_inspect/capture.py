@@ -168,6 +168,7 @@ class Capture:
         )
         self._compiled: dict[Any, Callable[[Any], Any]] = {}
         self._saliency: dict[Any, Callable[[Any], Any]] = {}
+        self._saliency_goals: dict[Any, list[str]] = {}  # per signature: "output", layer names
 
     def run(self, x: Any) -> CaptureResult:
         """Forward ``x`` (array, list or dict of arrays; rows first) in inference mode."""
@@ -323,17 +324,21 @@ class Capture:
                     strict=True,
                 )
             )
-            goals = [grad_lib.objective(output)]
-            goals += [keras.ops.sum(records[layer.name]) for layer in self.layers]
-            return goals, (), [leaves[n] for n in floats]
+            # The layer that produces the scored output adds nothing to the "output" map (and
+            # the sum of a softmax is constant: a zero gradient); it is left out.
+            goals[key] = ["output"] + [
+                layer.name for layer in self.layers if records[layer.name] is not output
+            ]
+            sums = [keras.ops.sum(records[name]) for name in goals[key][1:]]
+            return [grad_lib.objective(output), *sums], (), [leaves[n] for n in floats]
 
         key = _signature_key(x)
+        goals = self._saliency_goals
         if key not in self._saliency:
             self._saliency[key] = compile_gradient_function(forward, x)
-        _, grads = self._saliency[key](x)
-        goals = ["output", *[layer.name for layer in self.layers]]
+        _, grads = self._saliency[key](x)  # traces on the first call, which fills goals[key]
         result = {}
-        for goal, per_input in zip(goals, grads, strict=True):
+        for goal, per_input in zip(goals[key], grads, strict=True):
             pairs = zip(floats, per_input, strict=True)
             result[goal] = {n: np.abs(_numpy(g)) for n, g in pairs if g is not None}
         return result

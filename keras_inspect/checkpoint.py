@@ -18,7 +18,15 @@ import numpy as np
 
 from keras_inspect.datasets import LabelKind, Sample, class_indices
 from keras_inspect.errors import QuantityError
-from keras_inspect.quantities import clusters, correlation, neurons, probes, saliency, scores
+from keras_inspect.quantities import (
+    clusters,
+    correlation,
+    entropy,
+    neurons,
+    probes,
+    saliency,
+    scores,
+)
 
 __all__ = ["CheckpointComputer", "Guard", "InspectWarning", "Record", "Task"]
 
@@ -28,6 +36,13 @@ MAX_STAT_ROWS = 65_536
 # Rows describing each unit for filter clustering (k-means over units x rows): a fixed subset,
 # the same at every checkpoint, so that clusters can be matched from one to the next.
 MAX_CLUSTER_ROWS = 4_096
+# Samples per dataset for the inter-sample entropy (a kNN query over them per layer): a fixed
+# subset, the same at every checkpoint.
+MAX_ENTROPY_ROWS = 2_048
+# Channel capacity compares every pair of samples in every channel pair: the first rows and
+# channels only (cost: see quantities.entropy.channel_capacity).
+MAX_CAPACITY_SAMPLES = 100
+MAX_CAPACITY_CHANNELS = 32
 
 
 class InspectWarning(UserWarning):
@@ -107,6 +122,7 @@ class CheckpointComputer:
             (:func:`keras_inspect.gradients.resolve_feature_groups`).
         skip_gradients: layer names and group sources known to have no gradient path to the
             scored output (reported when the callback was bound): no gradient quantity for them.
+        layer_pairs: the (earlier, later) layers of ``channel_capacity``.
     """
 
     def __init__(
@@ -116,12 +132,14 @@ class CheckpointComputer:
         seed: int = 0,
         groups: Sequence[Any] = (),
         skip_gradients: frozenset[str] = frozenset(),
+        layer_pairs: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.task = task
         self.guard = guard
         self.seed = seed
         self.groups = list(groups)
         self.skip_gradients = frozenset(skip_gradients)
+        self.layer_pairs = list(layer_pairs)
         self.wanted = frozenset(task.quantities)
         self._probes: dict[str, Any] = {}
         self._clusters: dict[tuple[str, str], np.ndarray] = {}  # last ids per (dataset, layer)
@@ -161,6 +179,7 @@ class CheckpointComputer:
                 with self.guard.running("filter_clusters", name, layer):
                     records.append(self._cluster_record(name, layer, acts))
         records.extend(self._gradient_records(name, captured))
+        records.extend(self._information_records(sample, captured, labels))
         return records, features
 
     def probe_records(self, features: dict[str, dict[str, tuple]]) -> list[Record]:
@@ -225,6 +244,79 @@ class CheckpointComputer:
         ids = clusters.unit_clusters(rows, self._clusters.get(key), seed=self.seed)
         self._clusters[key] = ids
         return Record("filter_clusters", ids, dataset, layer)
+
+    def _information_records(self, sample: Sample, captured: Any, labels) -> list[Record]:
+        """CNNSlicer's entropies and the confusion matrix (see quantities.entropy)."""
+        records: list[Record] = []
+        name = sample.name
+        classifier = self.task.kind in (LabelKind.BINARY, LabelKind.MULTICLASS)
+        output = np.asarray(captured.output)
+        if (
+            classifier
+            and labels is not None
+            and self.wanted
+            & {
+                "confusion_matrix",
+                "entropy_label_given_pred",
+                "entropy_pred_given_label",
+            }
+        ):
+            with self.guard.running("confusion_matrix", name):
+                binary = output.ndim == 1 or output.shape[-1] == 1
+                classes = 2 if binary else output.shape[-1]
+                predicted = (output.reshape(len(output)) > 0.5) if binary else output.argmax(-1)
+                counts = entropy.confusion_matrix(labels, predicted, classes)
+                if "confusion_matrix" in self.wanted:
+                    records.append(Record("confusion_matrix", counts.astype(np.float32), name))
+                given_pred, given_label = entropy.conditional_entropies(counts)
+                for quantity, values in (
+                    ("entropy_label_given_pred", given_pred),
+                    ("entropy_pred_given_label", given_label),
+                ):
+                    if quantity not in self.wanted:
+                        continue
+                    for cls, value in enumerate(values):
+                        if np.isfinite(value):  # a class never predicted: a gap, not a value
+                            records.append(
+                                Record(quantity, float(value), name, "", {"class": str(cls)})
+                            )
+        if "entropy_intra" in self.wanted:
+            for layer, acts in captured.activations.items():
+                if np.ndim(acts) < 3:
+                    continue  # one value per unit and sample: no map to take a histogram of
+                with self.guard.running("entropy_intra", name, layer):
+                    per_sample = entropy.intra_sample_entropy(acts)
+                    groups = {"all": np.ones(len(per_sample), bool)}
+                    if classifier and labels is not None and len(labels) == len(per_sample):
+                        for cls in np.unique(labels):
+                            groups[str(int(cls))] = labels == cls
+                    for cls, rows in groups.items():
+                        value = per_sample[rows].mean(axis=0).astype(np.float32)
+                        records.append(Record("entropy_intra", value, name, layer, {"class": cls}))
+        if "entropy_inter" in self.wanted:
+            rows = _entropy_rows(len(captured.output), self.seed)
+            inputs = _float_inputs(sample.x)
+            sources = {"input": inputs} if inputs is not None else {}
+            sources.update(captured.activations)
+            for layer, acts in sources.items():
+                with self.guard.running("entropy_inter", name, layer):
+                    k = min(entropy.DEFAULT_K, len(rows) - 1)
+                    value = entropy.inter_sample_entropy(np.asarray(acts)[rows], k=k)
+                    records.append(Record("entropy_inter", value, name, layer))
+        if "channel_capacity" in self.wanted:
+            for a, b in self.layer_pairs:
+                with self.guard.running("channel_capacity", name, f"{a}->{b}"):
+                    first = captured.activations[a][
+                        :MAX_CAPACITY_SAMPLES, ..., :MAX_CAPACITY_CHANNELS
+                    ]
+                    second = captured.activations[b][
+                        :MAX_CAPACITY_SAMPLES, ..., :MAX_CAPACITY_CHANNELS
+                    ]
+                    value = entropy.channel_capacity(first, second).astype(np.float32)
+                    records.append(
+                        Record("channel_capacity", value, name, "", {"pair": f"{a}->{b}"})
+                    )
+        return records
 
     def _gradient_records(self, dataset: str, captured: Any) -> list[Record]:
         """feature_saliency per group, filter_importance per layer, input saliency maps."""
@@ -316,3 +408,20 @@ class CheckpointComputer:
 def _units(acts: np.ndarray) -> int:
     """Units (channels) of a layer's output: its last axis, 1 for a (samples,) output."""
     return 1 if np.ndim(acts) < 2 else int(np.shape(acts)[-1])
+
+
+def _entropy_rows(count: int, seed: int) -> np.ndarray:
+    """The fixed rows (sorted) of a dataset used for the inter-sample entropy."""
+    if count <= MAX_ENTROPY_ROWS:
+        return np.arange(count)
+    chosen = np.random.default_rng(seed).choice(count, MAX_ENTROPY_ROWS, replace=False)
+    return np.sort(chosen)
+
+
+def _float_inputs(x: Any) -> np.ndarray | None:
+    """The model input of each row as one flat float vector (float inputs only), or None."""
+    leaves = list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, list) else [x]
+    floats = [np.asarray(a) for a in leaves if np.issubdtype(np.asarray(a).dtype, np.floating)]
+    if not floats:
+        return None
+    return np.concatenate([a.reshape(len(a), -1) for a in floats], axis=1)

@@ -36,7 +36,17 @@ _STANDARD = (
     "feature_saliency",
     "filter_importance",
 )
-_FULL = (*_STANDARD, "input_saliency", "filter_clusters")
+_FULL = (
+    *_STANDARD,
+    "input_saliency",
+    "filter_clusters",
+    "confusion_matrix",
+    "entropy_label_given_pred",
+    "entropy_pred_given_label",
+    "entropy_intra",
+    "entropy_inter",
+    "channel_capacity",
+)
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "light": _LIGHT,
@@ -45,8 +55,25 @@ PRESETS: dict[str, tuple[str, ...]] = {
 }
 QUANTITIES: tuple[str, ...] = PRESETS["full"]
 
-NEEDS_LABELS = frozenset({"model_auc", "probe_auc", "probe_r2"})
-NEEDS_CLASSES = frozenset({"model_auc", "probe_auc"})
+NEEDS_LABELS = frozenset(
+    {
+        "model_auc",
+        "probe_auc",
+        "probe_r2",
+        "confusion_matrix",
+        "entropy_label_given_pred",
+        "entropy_pred_given_label",
+    }
+)
+NEEDS_CLASSES = frozenset(
+    {
+        "model_auc",
+        "probe_auc",
+        "confusion_matrix",
+        "entropy_label_given_pred",
+        "entropy_pred_given_label",
+    }
+)
 NEEDS_CONTINUOUS = frozenset({"probe_r2"})
 NEEDS_TRAIN = frozenset({"probe_auc", "probe_r2"})
 # Computed from gradients of the capture pass (keras_inspect.gradients).

@@ -39,8 +39,20 @@ def test_timeseries_conv1d_quick_records_the_tsviz_quantities(tmp_path):
     assert errors["train"] < 0.05  # scaled units: the series' variance is 1
     frame = ki.load(tmp_path)
     assert sorted(frame.step.unique()) == [0, 1, 2]
-    expected = set(ki.PRESETS["full"]) - {"model_auc", "model_score_histogram", "probe_auc"}
+    classifier_only = {
+        "model_auc",
+        "probe_auc",
+        "confusion_matrix",
+        "entropy_label_given_pred",
+        "entropy_pred_given_label",
+    }
+    expected = set(ki.PRESETS["full"]) - classifier_only
     assert expected <= set(frame.quantity), expected - set(frame.quantity)
+    assert not classifier_only & set(frame.quantity)  # a regressor: left out, not failed
+    inter = frame[(frame.quantity == "entropy_inter") & (frame.step == 2)]
+    assert set(inter.layer) == {"input", "conv_1", "conv_2", "conv_3", "forecast"}
+    intra = frame[frame.quantity == "entropy_intra"]
+    assert set(intra.layer) == {"conv_1", "conv_2", "conv_3"} and set(intra["class"]) == {"all"}
     importance = frame[(frame.quantity == "filter_importance") & (frame.step == 2)]
     assert set(importance.layer) == {"conv_1", "conv_2", "conv_3"}
     assert {len(v) for v in importance[importance.layer == "conv_1"].value} == {16}
@@ -48,3 +60,22 @@ def test_timeseries_conv1d_quick_records_the_tsviz_quantities(tmp_path):
     assert {v.shape for v in maps.value} == {(timeseries_conv1d.WINDOW, 2)}
     groups = frame[frame.quantity == "feature_saliency"].group
     assert set(groups) == {"input"}
+
+
+@pytest.mark.slow
+def test_digits_cnn_quick_reproduces_the_growth_of_input_entropy(tmp_path):
+    from examples import digits_cnn
+
+    entropies = digits_cnn.main(["--quick", "--logdir", str(tmp_path / "digits"), "--epochs", "2"])
+    values = list(entropies.values())  # 25, 50, 100 and all (~126) training images per class
+    assert values == sorted(values) and values[0] < values[-1] - 1.0, entropies
+    frame = ki.load(tmp_path)
+    expected = set(ki.PRESETS["full"]) - {"probe_r2"}
+    assert expected <= set(frame.quantity), expected - set(frame.quantity)
+    confusion = frame[(frame.quantity == "confusion_matrix") & (frame.dataset == "test")]
+    assert {v.shape for v in confusion.value} == {(10, 10)}
+    intra = frame[(frame.quantity == "entropy_intra") & (frame.layer == "conv_2")]
+    assert set(intra["class"]) == {"all", *(str(c) for c in range(10))}
+    capacity = frame[frame.quantity == "channel_capacity"]
+    assert set(capacity["pair"]) == {"conv_1->conv_2"}
+    assert {v.shape for v in capacity.value} == {(16, 32)}

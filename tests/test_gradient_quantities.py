@@ -151,7 +151,8 @@ def test_presets_record_the_gradient_quantities(tmp_path, preset):
         maps = frame[(frame.quantity == "input_saliency") & (frame.layer == "")]
         assert sorted(set(maps["sample"])) == ["0", "1", "2", "3"]
         assert all(v.shape == (12, 2) for v in maps.value)
-        assert set(frame[frame.quantity == "input_saliency"].layer) == {"", "conv", "dense", "out"}
+        # the output layer duplicates the "output" map (layer ""): left out
+        assert set(frame[frame.quantity == "input_saliency"].layer) == {"", "conv", "dense"}
         inputs = frame[(frame.quantity == "feature_maps") & (frame.layer == "input")]
         first = inputs[(inputs["sample"] == "0") & (inputs.dataset == "train")].value.iloc[0]
         np.testing.assert_allclose(first, x[0], rtol=1e-3)  # the map's own input, for drawing
@@ -204,3 +205,34 @@ def test_bad_feature_groups_fail_when_training_starts(tmp_path):
     )
     with pytest.raises(ki.ConfigError, match=r"feature_groups\['a'\] columns \[0, 7\]"):
         model.fit(x, x[:, :2], epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_a_classifier_records_its_confusion_matrix_and_entropies(tmp_path):
+    from tests.models import sequential_conv2d
+
+    model, x, y = sequential_conv2d()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    names = [
+        "confusion_matrix",
+        "entropy_label_given_pred",
+        "entropy_pred_given_label",
+        "entropy_intra",
+        "entropy_inter",
+    ]
+    callback = ki.InspectCallback(str(tmp_path), {"train": (x, y)}, quantities=names, strict=True)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    frame = ki.load(str(tmp_path))
+    confusion = frame[frame.quantity == "confusion_matrix"].value.iloc[0]
+    assert confusion.shape == (3, 3) and confusion.sum() == len(x)
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(y, minlength=3))
+    predicted = set(np.flatnonzero(confusion.sum(axis=0)))
+    given_pred = frame[frame.quantity == "entropy_label_given_pred"]
+    assert {
+        int(c) for c in given_pred["class"]
+    } == predicted  # no value for a class never predicted
+    assert given_pred.value.between(0, np.log2(3)).all()
+    intra = frame[(frame.quantity == "entropy_intra") & (frame.layer == "conv_a")]
+    assert set(intra["class"]) == {"all", "0", "1", "2"}
+    assert all(v.shape == (4,) and ((v >= 0) & (v <= 5)).all() for v in intra.value)
+    inter = frame[frame.quantity == "entropy_inter"]
+    assert {"input", "conv_a", "conv_b"} <= set(inter.layer)
