@@ -241,14 +241,11 @@ class InspectCallback(keras.callbacks.Callback):
             head = keras.tree.map_structure(lambda a: a[:2], next(iter(self.samples.values())).x)
             groups = resolve_feature_groups(model, head, self.feature_groups)
             if not groups:
-                quantities = tuple(
-                    _drop(
-                        list(quantities),
-                        frozenset({"feature_saliency"}),
-                        self._explicit,
-                        f"model {model.name!r} has only integer inputs and no Embedding layer "
-                        "(name layer outputs in feature_groups={'group': 'layer_name'})",
-                    )
+                quantities = self._leave_out(
+                    quantities,
+                    {"feature_saliency"},
+                    f"model {model.name!r} has only integer inputs and no Embedding layer "
+                    "(name layer outputs in feature_groups={'group': 'layer_name'})",
                 )
         plan = _gradient_plan(model, layers, quantities, groups)
         capture = Capture(model, layers, output=self.output, batch_size=self.max_samples, plan=plan)
@@ -261,14 +258,11 @@ class InspectCallback(keras.callbacks.Callback):
         if "channel_capacity" in quantities:
             pairs = _capacity_pairs(probed[0], layers, self.layer_pairs, model)
             if not pairs:
-                quantities = tuple(
-                    _drop(
-                        list(quantities),
-                        frozenset({"channel_capacity"}),
-                        self._explicit,
-                        "fewer than two inspected layers have feature maps (conv or sequence "
-                        "outputs); name them in layers= or pass layer_pairs=",
-                    )
+                quantities = self._leave_out(
+                    quantities,
+                    {"channel_capacity"},
+                    "fewer than two inspected layers have feature maps (conv or sequence "
+                    "outputs); name them in layers= or pass layer_pairs=",
                 )
         task = _task_for(self.samples, quantities, self._explicit, widths.pop())
         self._capture = capture
@@ -290,14 +284,15 @@ class InspectCallback(keras.callbacks.Callback):
         backend = keras.backend.backend()
         if backend == "tensorflow":
             return quantities
-        return tuple(
-            _drop(
-                list(quantities),
-                NEEDS_GRADIENTS,
-                self._explicit,
-                f"gradients are implemented for the TensorFlow backend only, not {backend!r}",
-            )
+        return self._leave_out(
+            quantities,
+            NEEDS_GRADIENTS,
+            f"gradients are implemented for the TensorFlow backend only, not {backend!r}",
         )
+
+    def _leave_out(self, quantities: tuple[str, ...], names, reason: str) -> tuple[str, ...]:
+        """``quantities`` without ``names`` (logged), or a ConfigError if the user listed them."""
+        return tuple(_drop(list(quantities), frozenset(names), self._explicit, reason))
 
     def _process(self, job: _Checkpoint) -> None:
         """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
