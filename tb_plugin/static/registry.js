@@ -40,6 +40,8 @@ import saliency from "./panels/saliency.js";
 import importance from "./panels/importance.js";
 import clusters from "./panels/clusters.js";
 import inputSaliency from "./panels/input_saliency.js";
+import information from "./panels/information.js";
+import entropyInter from "./panels/entropy_inter.js";
 
 export const PANELS = [
   loss,
@@ -53,6 +55,8 @@ export const PANELS = [
   importance,
   clusters,
   inputSaliency,
+  information,
+  entropyInter,
 ];
 
 /** Whether `runInfo` has anything `panel` can draw. */

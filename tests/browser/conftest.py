@@ -3,8 +3,9 @@
 Everything expensive is made once per session and shared by every test:
 
 * a logdir with two runs of the CTR example (``ctr`` and ``ctr2``, two seeds), one of the
-  time-series example (``ts``, the ``full`` preset), each trained in its own subprocess in
-  parallel, and a small synthetic run whose name is an HTML tag;
+  time-series example (``ts``) and one of the digits CNN (``digits``, both the ``full``
+  preset), each trained in its own subprocess in parallel, and a small synthetic run whose name
+  is an HTML tag;
 * one ``tensorboard`` per ``--load_fast`` mode on its own copy of that logdir (the live-update
   test appends to its copy), and one per mode on a logdir with nothing but a Keras scalar;
 * one headless Chromium. Each test opens its own page (a fresh browser context).
@@ -42,7 +43,8 @@ LOAD_FAST_MODES = ("true", "false")
 HOSTILE_RUN = "<img src=x onerror=alert(1)>"
 CTR_RUNS = ("ctr", "ctr2")
 TS_RUN = "ts"  # the TSViz-shaped Conv1D forecaster: input saliency and filter clusters
-ALL_RUNS = (*CTR_RUNS, TS_RUN, HOSTILE_RUN)
+DIGITS_RUN = "digits"  # the digits CNN: prediction entropies and the confusion matrix
+ALL_RUNS = (*CTR_RUNS, TS_RUN, DIGITS_RUN, HOSTILE_RUN)
 CTR_STEPS = [0, 1]  # --epochs 2
 TIMEOUT_S = 30
 
@@ -61,6 +63,12 @@ _TRAIN_TS = (
 )
 
 
+_TRAIN_DIGITS = (
+    "import sys; sys.path.insert(0, {repo!r}); from examples import digits_cnn; "
+    "digits_cnn.main(['--quick', '--logdir', {logdir!r}, '--epochs', '2'])"
+)
+
+
 def _train_ctr_runs(root: str) -> None:
     jobs = []
     codes = [
@@ -68,6 +76,8 @@ def _train_ctr_runs(root: str) -> None:
         for seed, run in enumerate(CTR_RUNS)
     ]
     codes.append((TS_RUN, _TRAIN_TS.format(repo=REPO, logdir=os.path.join(root, "logs", TS_RUN))))
+    digits = os.path.join(root, "logs", DIGITS_RUN)
+    codes.append((DIGITS_RUN, _TRAIN_DIGITS.format(repo=REPO, logdir=digits)))
     for run, code in codes:
         log = open(os.path.join(root, f"{run}.train.log"), "w")  # closed once the run ends
         process = subprocess.Popen(

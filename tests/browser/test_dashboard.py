@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from benchmarks.plugin_latency import ALL_PANELS_DRAWN, RENDERED_AT_LEAST, fetch, plugin_frame
-from tests.browser.conftest import ALL_RUNS, CTR_RUNS, HOSTILE_RUN, TIMEOUT_S, TS_RUN
+from tests.browser.conftest import ALL_RUNS, CTR_RUNS, DIGITS_RUN, HOSTILE_RUN, TIMEOUT_S, TS_RUN
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,6 +33,8 @@ PANELS = (
     "saliency",
     "importance",
     "input_saliency",
+    "information",
+    "entropy_inter",
 )  # at the default selection (layer dense_1 of the CTR runs); "clusters" needs a conv layer
 LIVE_STEP = 99
 WIDE_LAYER, WIDE_UNITS = "dense_1", 256
@@ -304,9 +306,8 @@ def test_choosing_a_step_changes_the_per_unit_panels(board, dashboard):
 
 def test_two_runs_show_as_two_coloured_traces(board, dashboard):
     _, frame = dashboard(board)
-    for run in CTR_RUNS:
-        set_run(frame, run, True)
-    set_run(frame, HOSTILE_RUN, False)
+    for run in ALL_RUNS:  # the CTR runs only
+        set_run(frame, run, run in CTR_RUNS)
     two = run_colours(frame, ALL_RUNS)
     for run in CTR_RUNS:
         assert run in two, f"model_auc has no trace of run {run!r}; traces by run: {two}"
@@ -355,7 +356,10 @@ def test_hostile_run_name_renders_as_text(board, dashboard):
         )
         assert not injected, f"the run name became an element in {where.url}: {injected}"
     charts = [chart for panel in PANELS for chart in charts_of(frame, panel)["charts"]]
-    legends = [text for chart in charts for text in chart["legend"]]
+    # Legends name runs, except the per-class lines of the prediction-entropy panel.
+    legends = [
+        text for chart in charts if chart["chart"] != "entropy_lines" for text in chart["legend"]
+    ]
     if legends:  # Plotly legends are optional (the run selector is the legend)
         assert any(HOSTILE_RUN in text for text in legends), f"legend texts: {legends}"
     shown = hover_text_of_run(frame, charts, HOSTILE_RUN)
@@ -527,6 +531,8 @@ def test_gradient_panels_of_a_conv_layer(board, dashboard):
         ".flatMap((t) => t.meta.groups)"
     )
     assert "input" in groups and "user_id_embedding" in groups, groups
+    for run in ALL_RUNS:  # the forecaster alone from here on
+        set_run(frame, run, run == TS_RUN)
     # Filter importance: conv_1's 16 filters, sorted, and fewer above the 50th percentile.
     bars = frame.evaluate(
         "() => document.querySelector('[data-chart=filter_importance]').data"
@@ -578,3 +584,40 @@ def test_gradient_panels_of_a_conv_layer(board, dashboard):
         timeout=TIMEOUT_S * 1000,
     )
     assert TS_RUN in frame.locator("section[data-panel=input_saliency] .ki-note").inner_text()
+    # An image model: the saliency as a heatmap over each 8 x 8 digit.
+    for run in ALL_RUNS:
+        set_run(frame, run, run == DIGITS_RUN)
+    images = frame.evaluate(
+        "() => document.querySelector('[data-chart=input_saliency]').data"
+        ".map((t) => ({type: t.type, kind: t.meta && t.meta.kind, rows: t.z.length,"
+        " cols: t.z[0].length}))"
+    )
+    saliency = [m for m in images if m["kind"] == "saliency"]
+    assert len(images) == 2 * len(saliency) and saliency, images
+    assert all(m["type"] == "heatmap" and (m["rows"], m["cols"]) == (8, 8) for m in images), images
+    assert drawn(charts_of(frame, "input_saliency")["charts"][0])
+
+
+def test_prediction_entropy_and_inter_sample_entropy_panels(board, dashboard):
+    _, frame = dashboard(board)
+    info = frame.evaluate(
+        """() => {
+          const lines = document.querySelector('[data-chart=entropy_lines]');
+          const matrix = document.querySelector('[data-chart=confusion_matrix]');
+          return {
+            quantities: [...new Set(lines.data.map((t) => t.meta.quantity))].sort(),
+            classes: [...new Set(lines.data.map((t) => t.meta.class))].length,
+            z: matrix.data[0].z, run: matrix.data[0].meta.run,
+          };
+        }"""
+    )
+    assert info["quantities"] == ["entropy_label_given_pred", "entropy_pred_given_label"], info
+    assert info["classes"] == 10 and info["run"] == DIGITS_RUN
+    assert len(info["z"]) == 10 and all(len(row) == 10 for row in info["z"])
+    assert sum(map(sum, info["z"])) > 0
+    assert drawn(charts_of(frame, "information")["charts"][1])
+    layers = frame.evaluate(
+        "() => [...new Set(document.querySelector('[data-chart=entropy_inter]').data"
+        ".map((t) => t.meta.layer))]"
+    )
+    assert layers[0] == "input" and "conv_1" in layers, layers

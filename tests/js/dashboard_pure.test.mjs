@@ -18,6 +18,7 @@ import { valueAt } from "../../tb_plugin/static/panel_kit.js";
 import { nearestStep } from "../../tb_plugin/static/selectors.js";
 import { MODULES } from "../../tb_plugin/static/index.js";
 import { rankedUnits } from "../../tb_plugin/static/panels/importance.js";
+import { byClass } from "../../tb_plugin/static/panels/information.js";
 import { clusterOrder } from "../../tb_plugin/static/panels/clusters.js";
 import { channelMean, channels, sampleCell } from "../../tb_plugin/static/panels/input_saliency.js";
 import { groupOrder, groupStepMatrix, rankGroups } from "../../tb_plugin/static/panels/saliency.js";
@@ -202,4 +203,15 @@ test("input saliency: cells by sample, channels of a sequence, channel mean of a
   assert.equal(sampleCell(cells, "input", "1", "a"), undefined);
   assert.deepEqual(channels([[1, 2], [3, 4], [5, 6]]), [[1, 3, 5], [2, 4, 6]]);
   assert.deepEqual(channelMean([[[1, 3], [2, 2]], [[0, 0], [4, 8]]]), [[2, 2], [0, 6]]);
+});
+
+test("prediction entropies: one series per class of the focus dataset, classes in order", () => {
+  const series = [
+    { dataset: "train", extra: { class: "10" }, steps: [0], values: [1] },
+    { dataset: "train", extra: { class: "2" }, steps: [0, 1], values: [0.5, 0.25] },
+    { dataset: "test", extra: { class: "0" }, steps: [0], values: [9] },
+  ];
+  const classes = byClass(series, "train");
+  assert.deepEqual([...classes.keys()], ["2", "10"]);
+  assert.deepEqual(classes.get("2"), { steps: [0, 1], values: [0.5, 0.25] });
 });

@@ -75,6 +75,8 @@ function figure(input, maps, titles) {
       });
       layout[`yaxis${grid.suffixes[k]}`].autorange = "reversed";
       layout[`yaxis${grid.suffixes[k]}`].scaleanchor = `x${grid.suffixes[k]}`;
+      layout[`xaxis${grid.suffixes[k]}`].constrain = "domain";
+      layout[`yaxis${grid.suffixes[k]}`].constrain = "domain";
     } else if (shape.length === 2) {
       // A sequence: each channel's signal, its points coloured by saliency.
       const signal = channels(input.values);
