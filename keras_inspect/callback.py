@@ -247,7 +247,7 @@ class InspectCallback(keras.callbacks.Callback):
                     f"model {model.name!r} has only integer inputs and no Embedding layer "
                     "(name layer outputs in feature_groups={'group': 'layer_name'})",
                 )
-        plan = _gradient_plan(model, layers, quantities, groups)
+        plan = _gradient_plan(model, quantities, groups)
         capture = Capture(model, layers, output=self.output, batch_size=self.max_samples, plan=plan)
         probed = [_probe_forward(capture, sample) for sample in self.samples.values()]
         widths = {_output_width(result) for result in probed}
@@ -467,7 +467,7 @@ SALIENCY_SAMPLES = 4
 
 
 def _gradient_plan(
-    model: keras.Model, layers: list, quantities: Sequence[str], groups: list[FeatureGroup]
+    model: keras.Model, quantities: Sequence[str], groups: list[FeatureGroup]
 ) -> GradientPlan | None:
     """What the capture pass differentiates for the gradient quantities asked for."""
     wanted = set(quantities) & NEEDS_GRADIENTS

@@ -115,3 +115,9 @@ def test_the_pinned_integrity_is_a_sha512():
     assert chart_bundle.tarball_url("https://r.example/").endswith(
         f"/{chart_bundle.NAME}/-/{chart_bundle.NAME}-{chart_bundle.VERSION}.tgz"
     )
+
+
+def test_without_either_bundle_the_error_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(chart_bundle.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(chart_bundle.BundleError, match=r"pip install plotly.*chart_bundle"):
+        chart_bundle.bundle_path(str(tmp_path))
