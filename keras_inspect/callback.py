@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from keras_inspect.capture import Capture, CaptureResult, default_layers, model_layers
-from keras_inspect.checkpoint import CheckpointComputer, Guard, Record, Task
+from keras_inspect.checkpoint import MIN_CAPACITY_ROWS, CheckpointComputer, Guard, Record, Task
 from keras_inspect.datasets import LabelKind, Sample, class_indices, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
@@ -27,6 +27,7 @@ from keras_inspect.presets import (
     NEEDS_TRAIN,
     resolve_quantities,
 )
+from keras_inspect.quantities import entropy
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
 from keras_inspect.worker import Worker
@@ -55,8 +56,10 @@ class InspectCallback(keras.callbacks.Callback):
         layers: ``None`` for every Dense, convolutional and recurrent layer; or a layer name, a
             regular expression (full match), or a list of them.
         quantities: a preset (``"light"``, ``"standard"``, ``"full"``) or a list of quantity
-            names. A preset leaves out what does not apply (``probe_r2`` for a classifier);
-            a listed quantity that cannot apply is an error.
+            names. A preset leaves out what does not apply (``probe_r2`` for a classifier;
+            ``entropy_inter`` for a dataset of 15 rows or fewer; label quantities for an
+            unlabelled dataset), saying so once in the log; a listed quantity that cannot
+            apply is an error.
         every_n_epochs: record after every N-th epoch (the default, N = 1, when no other
             schedule is given); ``step`` is then the 0-based epoch index.
         every_n_steps: record after every N-th training batch; ``step`` is then the global
@@ -125,6 +128,7 @@ class InspectCallback(keras.callbacks.Callback):
         self.layer_spec = _check_layer_spec(layers)
         self.samples: dict[str, Sample] = prepare_datasets(datasets, max_samples, seed)
         _check_labels(self.samples, self.quantities, self._explicit)
+        _check_row_counts(self.samples, self.quantities, self._explicit)
         self.max_samples = max_samples
         self.feature_groups = feature_groups
         self.seed = seed
@@ -605,6 +609,47 @@ def _check_labels(samples: dict[str, Sample], quantities: Sequence[str], explici
         raise ConfigError(
             f"{sorted(wanted & NEEDS_LABELS)} need labels, but no dataset has y. Pass (x, y) "
             "pairs or choose label-free quantities (e.g. quantities='light')."
+        )
+    unlabelled = sorted(name for name, s in samples.items() if s.y is None)
+    if labelled and unlabelled and wanted & NEEDS_LABELS:
+        logger.info(
+            "keras_inspect: datasets %s have no labels: they get the label-free quantities "
+            "only (not %s; entropy_intra for all samples, not per class).",
+            unlabelled,
+            sorted(wanted & NEEDS_LABELS),
+        )
+
+
+def _check_row_counts(
+    samples: dict[str, Sample], quantities: Sequence[str], explicit: bool
+) -> None:
+    """Datasets too small for the kNN entropy (k neighbours) or the capacity's sample pairs.
+
+    An explicit list is refused with the numbers; with a preset, the quantity leaves those
+    datasets out (said once here, and the checkpoint skips them).
+    """
+    needs = {
+        "entropy_inter": (entropy.DEFAULT_K + 1, f"its k = {entropy.DEFAULT_K} nearest neighbours"),
+        "channel_capacity": (MIN_CAPACITY_ROWS, "pairs of samples' feature-map distances"),
+    }
+    for quantity, (least, why) in needs.items():
+        if quantity not in quantities:
+            continue
+        small = {name: len(s) for name, s in samples.items() if len(s) < least}
+        if not small:
+            continue
+        listed = ", ".join(f"{name!r} has {rows}" for name, rows in sorted(small.items()))
+        if explicit:
+            raise ConfigError(
+                f"{quantity} needs at least {least} rows per dataset ({why}), but {listed}. "
+                f"Give those datasets at least {least} rows or drop {quantity} from quantities."
+            )
+        logger.info(
+            "keras_inspect: %s leaves out datasets with fewer than %d rows (%s): %s.",
+            quantity,
+            least,
+            why,
+            listed,
         )
 
 

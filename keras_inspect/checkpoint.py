@@ -43,6 +43,7 @@ MAX_ENTROPY_ROWS = 2_048
 # channels only (cost: see quantities.entropy.channel_capacity).
 MAX_CAPACITY_SAMPLES = 100
 MAX_CAPACITY_CHANNELS = 32
+MIN_CAPACITY_ROWS = 3  # fewer samples give at most one distance pair per channel
 
 
 class InspectWarning(UserWarning):
@@ -293,17 +294,17 @@ class CheckpointComputer:
                     for cls, rows in groups.items():
                         value = per_sample[rows].mean(axis=0).astype(np.float32)
                         records.append(Record("entropy_intra", value, name, layer, {"class": cls}))
-        if "entropy_inter" in self.wanted:
+        # Too few rows for k neighbours or for distance pairs: said when the callback was made.
+        if "entropy_inter" in self.wanted and len(captured.output) > entropy.DEFAULT_K:
             rows = _entropy_rows(len(captured.output), self.seed)
             inputs = _float_inputs(sample.x)
             sources = {"input": inputs} if inputs is not None else {}
             sources.update(captured.activations)
             for layer, acts in sources.items():
                 with self.guard.running("entropy_inter", name, layer):
-                    k = min(entropy.DEFAULT_K, len(rows) - 1)
-                    value = entropy.inter_sample_entropy(np.asarray(acts)[rows], k=k)
+                    value = entropy.inter_sample_entropy(np.asarray(acts)[rows])
                     records.append(Record("entropy_inter", value, name, layer))
-        if "channel_capacity" in self.wanted:
+        if "channel_capacity" in self.wanted and len(captured.output) >= MIN_CAPACITY_ROWS:
             for a, b in self.layer_pairs:
                 with self.guard.running("channel_capacity", name, f"{a}->{b}"):
                     first = captured.activations[a][

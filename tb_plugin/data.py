@@ -497,6 +497,70 @@ def values_impl(
     return {"run": run, "quantity": quantity, "step": int(chosen), "cells": cells}
 
 
+# /history answers at most this many numbers (a 32-channel layer x 11 classes x 1,000
+# checkpoints is 352,000); larger asks are refused with a pointer to /values.
+MAX_HISTORY_NUMBERS = 2_000_000
+
+
+def history_impl(
+    provider: Any,
+    ctx: Any,
+    experiment_id: str,
+    indexes: IndexCache,
+    cache: SeriesCache,
+    run: str,
+    quantity: str,
+    dataset: str,
+    layer: str,
+) -> dict:
+    """The ``/history`` answer: every checkpoint of the per-unit vectors of one (dataset, layer).
+
+    What a chart of one value per unit *over steps* needs (intra-sample entropy of each
+    channel per class, say) in one read, instead of one ``/values`` call per checkpoint. Only
+    vectors: a matrix quantity's history (a correlation matrix at 200 checkpoints is 26 MB)
+    is refused with a 400, as is an answer above ``MAX_HISTORY_NUMBERS`` numbers.
+    """
+    info = indexes.run(provider, ctx, experiment_id, run)
+    series = [
+        s
+        for s in info.of(quantity)
+        if not s.is_scalar and s.dataset == dataset and s.layer == layer
+    ]
+    if not series:
+        raise errors.NotFoundError(
+            f"run {run!r} has no array quantity {quantity!r} for dataset {dataset!r} "
+            f"and layer {layer!r}"
+        )
+    found = cache.read(
+        experiment_id,
+        [(info.tb_run, s) for s in series],
+        _fetcher(provider, ctx, experiment_id, provider.read_tensors, list, _ALL),
+    )
+    cells, numbers = [], 0
+    for s in series:
+        points = sorted(found[(info.tb_run, s.tag)], key=lambda p: p.step)
+        arrays = [p.numpy for p in points]
+        if any(a.ndim != 1 for a in arrays):
+            raise errors.InvalidArgumentError(
+                f"/history serves per-unit vectors; {quantity!r} holds arrays of shape "
+                f"{list(arrays[0].shape) if arrays else []}: ask /values for one checkpoint"
+            )
+        numbers += sum(a.size for a in arrays)
+        if numbers > MAX_HISTORY_NUMBERS:
+            raise errors.InvalidArgumentError(
+                f"the history of {quantity!r} for {dataset!r}/{layer!r} is more than "
+                f"{MAX_HISTORY_NUMBERS:,} numbers; ask /values for one checkpoint"
+            )
+        cells.append(
+            {
+                "extra": s.extra,
+                "steps": [int(p.step) for p in points],
+                "values": [_rounded(a) for a in arrays],
+            }
+        )
+    return {"run": run, "quantity": quantity, "dataset": dataset, "layer": layer, "cells": cells}
+
+
 def logs_impl(
     provider: Any,
     ctx: Any,

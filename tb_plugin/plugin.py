@@ -64,6 +64,7 @@ class InspectPlugin(base_plugin.TBPlugin):
             "/runs": self.runs_route,
             "/scalars": self.scalars_route,
             "/values": self.values_route,
+            "/history": self.history_route,
             "/logs": self.logs_route,
             "/index.js": self.index_route,
             "/static/*": self.static_route,
@@ -128,6 +129,23 @@ class InspectPlugin(base_plugin.TBPlugin):
             layer=_text(request, "layer", required=False),
             last=self._last_tensors,
             warmer=self._warmer,
+        )
+        return _json(request, answer)
+
+    @wrappers.Request.application
+    @_data_route
+    def history_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        answer = data.history_impl(
+            self._provider,
+            ctx,
+            eid,
+            self._indexes,
+            self._tensors,
+            run=_text(request, "run"),
+            quantity=_quantity(request),
+            dataset=_text(request, "dataset"),
+            layer=_text(request, "layer"),
         )
         return _json(request, answer)
 

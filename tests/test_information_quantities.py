@@ -71,3 +71,41 @@ def test_without_two_map_layers_a_preset_leaves_capacity_out(tmp_path):
     )
     with pytest.raises(ki.ConfigError, match="fewer than two inspected layers have feature maps"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[named])
+
+
+def test_too_few_rows_for_the_knn_entropy_are_refused_with_the_numbers(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 5)).astype("float32")
+    datasets = {"train": (x, x[:, 0] > 0), "serving": x[:10]}
+    with pytest.raises(ki.ConfigError) as caught:
+        ki.InspectCallback(str(tmp_path), datasets, quantities=["entropy_inter"])
+    message = str(caught.value)
+    assert "entropy_inter needs at least 16 rows per dataset" in message
+    assert "k = 15 nearest neighbours" in message and "'serving' has 10" in message
+    assert "'train'" not in message  # 40 rows are enough
+    with pytest.raises(ki.ConfigError, match="'serving' has 2. Give those datasets at least 3"):
+        ki.InspectCallback(str(tmp_path), {"serving": x[:2]}, quantities=["channel_capacity"])
+
+
+def test_a_preset_leaves_small_and_unlabelled_datasets_out_and_says_so(tmp_path, caplog):
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(4, name="d"), keras.layers.Dense(1, "sigmoid")]
+    )
+    model.compile("adam", "binary_crossentropy")
+    x = np.random.default_rng(0).normal(size=(64, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    datasets = {"train": (x, y), "serving": x[:40], "tiny": (x[:8], y[:8])}
+    with caplog.at_level("INFO", logger="keras_inspect"):
+        callback = ki.InspectCallback(str(tmp_path), datasets, quantities="full")
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    said = [r.getMessage() for r in caplog.records]
+    unlabelled = [m for m in said if "have no labels" in m]
+    assert len(unlabelled) == 1 and "['serving']" in unlabelled[0], said
+    assert "model_auc" in unlabelled[0]
+    small = [m for m in said if "entropy_inter leaves out" in m]
+    assert len(small) == 1 and "'tiny' has 8" in small[0], said
+    frame = ki.load(str(tmp_path))
+    inter = frame[frame.quantity == "entropy_inter"]
+    assert set(inter.dataset) == {"train", "serving"}  # not the 8-row dataset
+    labelled_only = frame[frame.quantity == "model_auc"]
+    assert set(labelled_only.dataset) == {"train", "tiny"}
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")], said

@@ -487,3 +487,47 @@ def test_points_out_of_step_order_are_sorted():
     Point = collections.namedtuple("Point", "step value")
     points = [Point(2, 0.2), Point(0, float("nan")), Point(1, 0.1)]
     assert data._pairs(points) == ([0, 1, 2], [None, 0.1, 0.2])
+
+
+def test_history_gives_every_checkpoint_of_each_class_vector(tmp_path):
+    rng = np.random.default_rng(0)
+    written = {}
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in (0, 2, 5):
+            for cls in ("0", "1", "all"):
+                vector = rng.random(4).astype(np.float32)
+                written[(cls, step)] = vector
+                writer.write(
+                    step, "entropy_intra", vector, dataset="test", layer="conv", **{"class": cls}
+                )
+            writer.write(
+                step, "entropy_intra", np.ones(4, np.float32), dataset="train", layer="conv"
+            )
+            writer.write(step, "correlation_matrix", np.eye(3, dtype=np.float32), layer="conv")
+    client, _, _ = serve(tmp_path)
+    status, answer = get(
+        client, "history", run="a", quantity="entropy_intra", dataset="test", layer="conv"
+    )
+    assert status == 200
+    assert (answer["dataset"], answer["layer"]) == ("test", "conv")
+    by_class = {c["extra"]["class"]: c for c in answer["cells"]}
+    assert set(by_class) == {"0", "1", "all"}
+    for cls, cell in by_class.items():
+        assert cell["steps"] == [0, 2, 5]
+        expected = [written[(cls, step)] for step in (0, 2, 5)]
+        np.testing.assert_allclose(cell["values"], expected, atol=1e-4)
+    # Matrices are refused (their history is megabytes); unknown names are 404; a missing
+    # parameter is 400.
+    status, reason = get(
+        client, "history", run="a", quantity="correlation_matrix", dataset="", layer="conv"
+    )
+    assert status == 400 and "/values" in reason
+    assert (
+        get(client, "history", run="a", quantity="entropy_intra", dataset="x", layer="conv")[0]
+        == 404
+    )
+    assert (
+        get(client, "history", run="b", quantity="entropy_intra", dataset="test", layer="conv")[0]
+        == 404
+    )
+    assert get(client, "history", run="a", quantity="entropy_intra", layer="conv")[0] == 400

@@ -152,6 +152,14 @@ export function fetchValues(run, quantity, step, { dataset, layer } = {}) {
   return cached(url("values", { run, quantity, step, dataset, layer }));
 }
 
+/**
+ * GET /history: {run, quantity, dataset, layer, cells: [{extra, steps, values}]}: every
+ * checkpoint of a per-unit vector quantity for one dataset and layer (values[i] at steps[i]).
+ */
+export function fetchHistory(run, quantity, { dataset, layer }) {
+  return cached(url("history", { run, quantity, dataset, layer }));
+}
+
 /** GET /logs for one run: {run, series: [{name, source, steps, values}]}. */
 export function fetchLogs(run) {
   return batched("logs", undefined, run);

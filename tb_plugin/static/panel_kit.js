@@ -3,7 +3,7 @@
 
 import { datasetStyle, runColor } from "./colors.js";
 import { hover, removeCharts, setMessage, subplotGrid, traceName } from "./charts.js";
-import { errorText } from "./dom.js";
+import { el, errorText } from "./dom.js";
 import { stepAtOrBefore } from "./state.js";
 
 /**
@@ -196,4 +196,31 @@ export function perLayerTraces(ctx, results, yLabel) {
     }
   });
   return { traces, grid, layers };
+}
+
+/**
+ * A labelled <select> at the top of a panel body, made once per `key` and kept across renders
+ * (so the user's choice survives them). `options` is [{value, text}]; the current choice is
+ * kept when still offered, else `fallback` (or the first option). Returns the chosen value;
+ * `onChange(value)` runs when the user picks another.
+ */
+export function panelChoice(container, key, label, options, onChange, fallback) {
+  let wrap = container.querySelector(`:scope > .ki-choices > [data-choice="${key}"]`);
+  if (!wrap) {
+    let row = container.querySelector(":scope > .ki-choices");
+    if (!row) {
+      row = el("div", { className: "ki-choices" });
+      container.prepend(row);
+    }
+    const select = el("select", { attrs: { "aria-label": label } });
+    wrap = el("label", { className: "ki-choice", attrs: { "data-choice": key }, children: [el("span", { text: `${label} ` }), select] });
+    row.append(wrap);
+  }
+  const select = wrap.querySelector("select");
+  const current = select.value;
+  select.replaceChildren(...options.map((o) => el("option", { text: o.text, attrs: { value: o.value } })));
+  const values = options.map((o) => o.value);
+  select.value = values.includes(current) ? current : values.includes(fallback) ? fallback : values[0] ?? "";
+  select.onchange = () => onChange(select.value);
+  return select.value;
 }

@@ -42,6 +42,8 @@ import clusters from "./panels/clusters.js";
 import inputSaliency from "./panels/input_saliency.js";
 import information from "./panels/information.js";
 import entropyInter from "./panels/entropy_inter.js";
+import entropyIntra from "./panels/entropy_intra.js";
+import channelCapacity from "./panels/channel_capacity.js";
 
 export const PANELS = [
   loss,
@@ -57,6 +59,8 @@ export const PANELS = [
   inputSaliency,
   information,
   entropyInter,
+  entropyIntra,
+  channelCapacity,
 ];
 
 /** Whether `runInfo` has anything `panel` can draw. */

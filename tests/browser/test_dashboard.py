@@ -35,6 +35,8 @@ PANELS = (
     "input_saliency",
     "information",
     "entropy_inter",
+    "entropy_intra",
+    "channel_capacity",
 )  # at the default selection (layer dense_1 of the CTR runs); "clusters" needs a conv layer
 LIVE_STEP = 99
 WIDE_LAYER, WIDE_UNITS = "dense_1", 256
@@ -576,7 +578,7 @@ def test_gradient_panels_of_a_conv_layer(board, dashboard):
     ], maps
     assert all(m["n"] == 50 and m["top"] > 0 for m in maps), maps
     first = frame.evaluate("() => document.querySelector('[data-chart=input_saliency]').data[0].y")
-    frame.locator("[data-sample]").select_option("1")
+    frame.locator("[data-choice=sample] select").select_option("1")
     frame.wait_for_function(
         "y0 => JSON.stringify(document.querySelector('[data-chart=input_saliency]').data[0].y)"
         " !== y0",
@@ -621,3 +623,61 @@ def test_prediction_entropy_and_inter_sample_entropy_panels(board, dashboard):
         ".map((t) => t.meta.layer))]"
     )
     assert layers[0] == "input" and "conv_1" in layers, layers
+
+
+_CAPACITY_JS = """
+() => {
+  const div = document.querySelector('[data-chart=channel_capacity]');
+  const t = div.data[0];
+  return {x: t.x, y: t.y, z: t.z, pair: t.meta.pair, run: t.meta.run,
+          pairs: [...document.querySelectorAll('[data-choice=pair] option')].map((o) => o.value)};
+}
+"""
+
+
+def test_intra_sample_entropy_and_channel_capacity_panels(board, dashboard):
+    _, frame = dashboard(board)
+    # Intra-sample entropy: the default layer (a Dense layer of the CTR runs) has no maps, so
+    # the panel shows the first layer of the digits CNN that has: one subplot per channel,
+    # one line per class plus all samples, and the classes x channels view at the cursor.
+    intra = frame.evaluate(
+        """() => {
+          const lines = document.querySelector('[data-chart=entropy_intra_lines]').data;
+          const heat = document.querySelector('[data-chart=entropy_intra_classes]').data[0];
+          return {classes: [...new Set(lines.map((t) => t.meta.class))],
+                  channels: new Set(lines.map((t) => t.meta.channel)).size,
+                  points: lines.map((t) => t.y.filter((v) => v !== null).length),
+                  rows: heat.z.length, cols: heat.z[0].length, heatClasses: heat.meta.classes,
+                  z: heat.z};
+        }"""
+    )
+    assert intra["classes"] == [*map(str, range(10)), "all"], intra["classes"]
+    assert intra["channels"] == 16 and min(intra["points"]) >= 2, intra  # conv_1: 16 filters
+    assert (intra["rows"], intra["cols"]) == (11, 16) and intra["heatClasses"][-1] == "all"
+    assert all(0 <= v <= 5 for row in intra["z"] for v in row)  # bits of 32 bins: <= log2(32)
+    note = frame.locator("section[data-panel=entropy_intra] .ki-note").inner_text()
+    assert DIGITS_RUN in note and "conv_1" in note, note
+    assert all(drawn(c) for c in charts_of(frame, "entropy_intra")["charts"])
+    # Channel capacity: conv_1 -> conv_2 of the digits CNN, sorted by maximum (the default):
+    # the column maxima and row maxima of what is drawn never increase.
+    cap = frame.evaluate(_CAPACITY_JS)
+    assert cap["run"] == DIGITS_RUN and cap["pair"] == "conv_1->conv_2", cap["pair"]
+    assert (len(cap["z"]), len(cap["z"][0])) == (32, 16)
+    column_max = [max(row[i] for row in cap["z"]) for i in range(16)]
+    row_max = [max(row) for row in cap["z"]]
+    assert column_max == sorted(column_max, reverse=True), column_max
+    assert row_max == sorted(row_max, reverse=True), row_max
+    assert sorted(map(int, cap["x"])) == list(range(16)) and cap["x"] != [str(i) for i in range(16)]
+    # "channel index" restores layer order.
+    frame.locator("[data-choice=sort] select").select_option("index")
+    frame.wait_for_function(
+        "() => document.querySelector('[data-chart=channel_capacity]').data[0].x.join() === "
+        f"'{','.join(map(str, range(16)))}'",
+        timeout=TIMEOUT_S * 1000,
+    )
+    ordered = frame.evaluate(_CAPACITY_JS)
+    assert ordered["y"] == [str(i) for i in range(32)]
+    # Sorting only permutes rows and columns: the same rows, as multisets of values.
+    assert sorted(map(sorted, ordered["z"])) == sorted(map(sorted, cap["z"]))
+    assert drawn(charts_of(frame, "channel_capacity")["charts"][0])
+

@@ -22,6 +22,8 @@ import { byClass } from "../../tb_plugin/static/panels/information.js";
 import { clusterOrder } from "../../tb_plugin/static/panels/clusters.js";
 import { channelMean, channels, sampleCell } from "../../tb_plugin/static/panels/input_saliency.js";
 import { groupOrder, groupStepMatrix, rankGroups } from "../../tb_plugin/static/panels/saliency.js";
+import { byClass as intraByClass, layerFor, vectorsAt } from "../../tb_plugin/static/panels/entropy_intra.js";
+import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/panels/channel_capacity.js";
 
 function run(name, extra = {}) {
   return {
@@ -214,4 +216,37 @@ test("prediction entropies: one series per class of the focus dataset, classes i
   const classes = byClass(series, "train");
   assert.deepEqual([...classes.keys()], ["2", "10"]);
   assert.deepEqual(classes.get("2"), { steps: [0, 1], values: [0.5, 0.25] });
+});
+
+test("intra-sample entropy: classes in numeric order with all last; vectors at a step; layer fallback", () => {
+  const cell = (cls, steps, values) => ({ extra: { class: cls }, steps, values });
+  const classes = intraByClass([cell("all", [0, 2], [[1], [2]]), cell("10", [0], [[3]]), cell("2", [0, 2], [[4], [5]])]);
+  assert.deepEqual([...classes.keys()], ["2", "10", "all"]);
+  assert.deepEqual(vectorsAt(classes, 1), { rows: [["2", [4]], ["10", [3]], ["all", [1]]], step: 0 });
+  assert.deepEqual(vectorsAt(classes, 2).rows.map(([c, v]) => [c, v[0]]), [["2", 5], ["10", 3], ["all", 2]]);
+  assert.deepEqual(vectorsAt(classes, 2).step, 2);
+  const info = { quantities: ["entropy_intra"], layers: ["conv", "dense"], quantityLayers: { entropy_intra: ["conv"] } };
+  assert.equal(layerFor(info, "conv"), "conv");
+  assert.equal(layerFor(info, "dense"), "conv"); // a dense layer has no maps: the first that has
+  assert.equal(layerFor({ ...info, quantityLayers: { entropy_intra: [] } }, "dense"), null);
+});
+
+test("channel capacity: rows and columns sorted by maximum or mean, as in CNNSlicer 5.3.2", () => {
+  // matrix[i][j]: channel i of the earlier layer (a column of the heatmap), j of the later (a row).
+  const matrix = [
+    [0.1, 0.9, 0.2],
+    [0.5, 0.4, 0.3],
+  ];
+  assert.deepEqual(orderedMatrix(matrix, "index", "both"), { x: [0, 1], y: [0, 1, 2], z: [[0.1, 0.5], [0.9, 0.4], [0.2, 0.3]] });
+  // Column maxima 0.9, 0.5 -> [0, 1]; row maxima 0.5, 0.9, 0.3 -> [1, 0, 2].
+  const byMax = orderedMatrix(matrix, "max", "both");
+  assert.deepEqual([byMax.x, byMax.y], [[0, 1], [1, 0, 2]]);
+  assert.deepEqual(byMax.z[0], [0.9, 0.4]);
+  // Column means 0.4, 0.4 (tie: index order); row means 0.3, 0.65, 0.25 -> [1, 0, 2].
+  const byMean = orderedMatrix(matrix, "mean", "both");
+  assert.deepEqual([byMean.x, byMean.y], [[0, 1], [1, 0, 2]]);
+  assert.deepEqual(orderedMatrix(matrix, "max", "columns").y, [0, 1, 2]);
+  assert.deepEqual(orderedMatrix(matrix, "max", "rows").x, [0, 1]);
+  assert.deepEqual(sortedOrder(3, (i) => [[null], [2], [1]][i], "max"), [1, 2, 0]); // missing last
+  assert.deepEqual(splitPair("conv-1->conv->2"), ["conv-1->conv", "2"]);
 });

@@ -6,8 +6,8 @@
 // map is scaled to its own maximum: the output's and a layer's gradients differ in size.
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid } from "../charts.js";
-import { el, plotlyText } from "../dom.js";
-import { allFailed, checkpointFor, joinNotes } from "../panel_kit.js";
+import { plotlyText } from "../dom.js";
+import { allFailed, checkpointFor, joinNotes, panelChoice } from "../panel_kit.js";
 
 const QUANTITY = "input_saliency";
 const INPUT = "feature_maps"; // layer "input": the samples the maps belong to
@@ -34,21 +34,6 @@ export function channels(values) {
 /** Mean over the last axis of an (H, W, C) array: an (H, W) array. */
 export function channelMean(values) {
   return values.map((row) => row.map((px) => (Array.isArray(px) ? px.reduce((a, b) => a + b, 0) / px.length : px)));
-}
-
-function sampleSelector(container, count, onChange) {
-  let wrap = container.querySelector(":scope > .ki-sample");
-  if (!wrap) {
-    const select = el("select", { attrs: { "data-sample": "", "aria-label": "sample" } });
-    wrap = el("label", { className: "ki-sample ki-percentile", children: [el("span", { text: "sample " }), select] });
-    container.prepend(wrap);
-  }
-  const select = wrap.querySelector("select");
-  const current = select.value || "0";
-  select.replaceChildren(...Array.from({ length: count }, (_, i) => el("option", { text: String(i), attrs: { value: String(i) } })));
-  select.value = Number(current) < count ? current : "0";
-  select.onchange = () => onChange(select.value);
-  return select.value;
 }
 
 function figure(input, maps, titles) {
@@ -169,7 +154,8 @@ export default {
       div.style.height = input.shape.length >= 3 ? "380px" : "320px";
       await draw(div, fig.traces, fig.layout, ctx);
     };
-    const sample = sampleSelector(container, samples.length, (value) => {
+    const options = samples.map((_, i) => ({ value: String(i), text: String(i) }));
+    const sample = panelChoice(container, "sample", "sample", options, (value) => {
       if (ctx.isCurrent()) paint(value);
     });
     setMessage(
