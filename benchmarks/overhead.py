@@ -21,6 +21,12 @@ input signature.
     python benchmarks/overhead.py --jit      # the same with XLA-compiled training steps
     python benchmarks/overhead.py --quick    # a smoke run in seconds
     python benchmarks/overhead.py --quantities full   # with input saliency and filter clusters
+    python benchmarks/overhead.py --model digits --quantities full   # a CNN: entropies per
+                                                   # channel and channel capacity too
+
+``--model digits`` is the digits CNN of ``examples/digits_cnn.py`` with its 1,257 training
+images repeated (with a little pixel noise) to ``--rows`` rows per epoch, inspected on its
+``train`` and ``test`` splits.
 """
 
 from __future__ import annotations
@@ -36,9 +42,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_inspect as ki  # noqa: E402
+from examples import digits_cnn  # noqa: E402
 from examples.ctr_drift import VOCAB_SIZES, build_model, make_ctr_data  # noqa: E402
 
 CONFIGS = ("plain", "inspect", "inspect_sync", "tb_hist")
@@ -81,6 +89,27 @@ def floor_seconds(model: keras.Model, samples: list, repeats: int = 15) -> float
     return statistics.median(times)
 
 
+def ctr_setup(args):
+    """The CTR example: x, y of an epoch, the inspected datasets, a model builder, layers."""
+    data = make_ctr_data(args.rows, args.samples, days=5, seed=0)
+    probe_sets = {"train": data["train"], "test1": data["test1"], "test5": data["test5"]}
+    return (*data["train"], probe_sets, lambda: build_model(VOCAB_SIZES), r"dense_\d|ctr")
+
+
+def digits_setup(args):
+    """The digits CNN, its training images repeated with noise to ``args.rows`` rows."""
+    data = digits_cnn.load_data(0)
+    images, labels = data["train"]
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(images), args.rows)
+    x = np.clip(images[rows] + rng.normal(0, 0.05, images[rows].shape), 0, 1).astype("float32")
+    probe_sets = {"train": data["train"], "test": data["test"]}
+    return x, labels[rows], probe_sets, digits_cnn.build_model, None
+
+
+SETUPS = {"ctr": ctr_setup, "digits": digits_setup}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="training rows per epoch")
@@ -89,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--quantities", default="standard", help="preset of the callback")
+    parser.add_argument("--model", choices=sorted(SETUPS), default="ctr", help="what trains")
     parser.add_argument(
         "--jit",
         action="store_true",
@@ -98,18 +128,19 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.rows, args.samples, args.rounds, args.batch_size = 4000, 256, 3, 500
 
-    data = make_ctr_data(args.rows, args.samples, days=5, seed=0)
-    x, y = data["train"]
-    probe_sets = {"train": data["train"], "test1": data["test1"], "test5": data["test5"]}
+    x, y, probe_sets, build, layers = SETUPS[args.model](args)
     logroot = tempfile.mkdtemp(prefix="ki_overhead_")
     models, callbacks, clocks = {}, {}, {}
     for name in CONFIGS:
         keras.utils.set_random_seed(0)
-        models[name] = build_model(VOCAB_SIZES)
+        models[name] = build()
         if args.jit:
             model = models[name]
             model.compile(
-                optimizer=model.optimizer, loss=model.loss, metrics=["auc"], jit_compile=True
+                optimizer=model.optimizer,
+                loss=model.loss,
+                metrics=["auc"] if args.model == "ctr" else ["accuracy"],
+                jit_compile=True,
             )
         clocks[name] = {}
         extra = []
@@ -120,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
                     probe_sets,
                     max_samples=args.samples,
                     seed=0,
-                    layers=r"dense_\d|ctr",
+                    layers=layers,
                     quantities=args.quantities,
                     asynchronous=name == "inspect",
                 )
@@ -134,9 +165,9 @@ def main(argv: list[str] | None = None) -> dict:
         ]
 
     print(
-        f"CTR model: {models['plain'].count_params():,} parameters; {args.rows:,} rows per "
-        f"epoch, batch {args.batch_size}{', XLA' if args.jit else ''}; inspected: 3 datasets x "
-        f"{args.samples} rows, quantities={args.quantities!r}"
+        f"{args.model} model: {models['plain'].count_params():,} parameters; {args.rows:,} rows "
+        f"per epoch, batch {args.batch_size}{', XLA' if args.jit else ''}; inspected: "
+        f"{len(probe_sets)} datasets x up to {args.samples} rows, quantities={args.quantities!r}"
     )
     for round_index in range(args.rounds):
         shift = round_index % len(CONFIGS)
@@ -169,9 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
             inspector.checkpoint_seconds[1:] or inspector.checkpoint_seconds
         )
     samples = [s.x for s in inspectors["inspect"].samples.values()]
-    floor = floor_seconds(
-        models["plain"], [{k: tf.constant(v) for k, v in s.items()} for s in samples]
-    )
+    floor = floor_seconds(models["plain"], [tf.nest.map_structure(tf.constant, s) for s in samples])
     print("\nper-epoch medians (s)")
     for name in CONFIGS:
         ratio = medians[name] / medians["plain"]

@@ -8,8 +8,9 @@ from benchmarks import overhead
 
 
 @pytest.mark.slow
-def test_overhead_benchmark_runs_and_reports_every_figure(capsys):
-    result = overhead.main(["--quick"])
+@pytest.mark.parametrize("args", [[], ["--model", "digits", "--quantities", "full"]])
+def test_overhead_benchmark_runs_and_reports_every_figure(capsys, args):
+    result = overhead.main(["--quick", *args])
     printed = capsys.readouterr().out
     assert set(result["medians"]) == {"plain", "inspect", "inspect_sync", "tb_hist"}
     assert result["traces"] == 1

@@ -680,4 +680,3 @@ def test_intra_sample_entropy_and_channel_capacity_panels(board, dashboard):
     # Sorting only permutes rows and columns: the same rows, as multisets of values.
     assert sorted(map(sorted, ordered["z"])) == sorted(map(sorted, cap["z"]))
     assert drawn(charts_of(frame, "channel_capacity")["charts"][0])
-
