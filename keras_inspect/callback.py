@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from keras_inspect.presets import (
     NEEDS_TRAIN,
     resolve_quantities,
 )
+from keras_inspect.projector import METHODS, ProjectionJob, Projector, job_rows, labels_column
 from keras_inspect.quantities import entropy
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
@@ -76,6 +78,12 @@ class InspectCallback(keras.callbacks.Callback):
         layer_pairs: the (earlier, later) layer pairs of ``channel_capacity``; ``None`` for
             each pair of consecutive inspected layers that have feature maps (convolutional or
             sequence outputs). Checked when training starts.
+        projection: how ``projection`` maps each layer's output to 2-D: ``"tsne"``
+            (scikit-learn's t-SNE, started from the previous layout) or ``"pca"`` (the first two
+            principal components: milliseconds instead of seconds).
+        projection_every: project every N-th checkpoint (and the last one). Projections run on
+            their own thread and never make training wait: when they are slower than the
+            checkpoints, a waiting one is replaced by the newest.
         strict: re-raise a failing quantity instead of warning once and skipping it (implies
             ``asynchronous=False``, so the error surfaces at the checkpoint that caused it).
         asynchronous: compute quantities and write them on one background thread while
@@ -105,6 +113,8 @@ class InspectCallback(keras.callbacks.Callback):
         seed: int = 0,
         output: int | str | None = None,
         layer_pairs: Sequence[tuple[str, str]] | None = None,
+        projection: str = "tsne",
+        projection_every: int = 5,
         strict: bool = False,
         asynchronous: bool = True,
     ) -> None:
@@ -138,6 +148,19 @@ class InspectCallback(keras.callbacks.Callback):
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
         self._worker = Worker(self._process) if asynchronous and not strict else None
+        self._projector = _projector(
+            self.quantities,
+            projection,
+            projection_every,
+            self.guard,
+            seed,
+            self._write_records,
+            asynchronous=asynchronous and not strict,
+        )
+        self.projection_every = projection_every
+        self._write_lock = threading.Lock()  # the worker and the projector both write
+        self._checkpoints_done = 0
+        self._unprojected: ProjectionJob | None = None
         self.checkpoint_seconds: list[float] = []
         # Per checkpoint, seconds spent in each phase: capture (on the training thread),
         # statistics, probes, write (on the worker when asynchronous), total.
@@ -224,6 +247,11 @@ class InspectCallback(keras.callbacks.Callback):
         try:
             if self._worker is not None:
                 self._worker.stop()
+            if self._projector is not None:
+                if self._unprojected is not None:  # the last checkpoint is always projected
+                    self._projector.offer(self._unprojected)
+                    self._unprojected = None
+                self._projector.drain()
         finally:
             if self._writer is not None:
                 self._writer.close()
@@ -312,18 +340,54 @@ class InspectCallback(keras.callbacks.Callback):
             records.extend(self._computer.probe_records(features))
         timing["probes"] = time.perf_counter() - started - timing["statistics"]
         mark = time.perf_counter()
-        writer = self._open_writer()
-        for rec in records:
-            self._write(writer, job.step, rec)
-        for name, value in job.logs.items():
-            if np.ndim(value) == 0 and np.isfinite(value):
-                writer.write_scalar(job.step, metadata.keras_log_tag(name), float(value))
-        total = job.capture_seconds + time.perf_counter() - started
-        writer.write_scalar(job.step, "keras_inspect/checkpoint_seconds", total)
-        writer.flush()
+        with self._write_lock:
+            writer = self._open_writer()
+            for rec in records:
+                self._write(writer, job.step, rec)
+            for name, value in job.logs.items():
+                if np.ndim(value) == 0 and np.isfinite(value):
+                    writer.write_scalar(job.step, metadata.keras_log_tag(name), float(value))
+            total = job.capture_seconds + time.perf_counter() - started
+            writer.write_scalar(job.step, "keras_inspect/checkpoint_seconds", total)
+            writer.flush()
         timing["write"] = time.perf_counter() - mark
+        self._offer_projection(job)
         timing["total"] = job.capture_seconds + time.perf_counter() - started
         self.timings.append(timing)
+
+    def _offer_projection(self, job: _Checkpoint) -> None:
+        """Hands every ``projection_every``-th checkpoint's fixed rows to the projector."""
+        if self._projector is None or "projection" not in self._computer.wanted:
+            return
+        datasets = {}
+        for name, sample in self.samples.items():
+            captured = job.captured[name]
+            rows = job_rows(len(captured.output), MAX_PROJECTION_ROWS, self.seed)
+            if len(rows) < MIN_PROJECTION_ROWS:
+                continue
+            labels = labels_column(self._computer.labels_of(sample), rows)
+            layers = {
+                layer: np.asarray(acts)[rows].reshape(len(rows), -1)
+                for layer, acts in captured.activations.items()
+                if int(np.prod(np.shape(acts)[1:])) >= 2
+            }  # a layer of one number per row has no 2-D picture
+            datasets[name] = (labels, layers)
+        projection_job = ProjectionJob(job.step, datasets)
+        due = self._checkpoints_done % self.projection_every == 0
+        self._checkpoints_done += 1
+        if due:
+            self._projector.offer(projection_job)
+            self._unprojected = None
+        else:
+            self._unprojected = projection_job
+
+    def _write_records(self, step: int, records: list[Record]) -> None:
+        """Writes records computed apart from a checkpoint's own (the projector's)."""
+        with self._write_lock:
+            writer = self._open_writer()
+            for rec in records:
+                self._write(writer, step, rec)
+            writer.flush()
 
     def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:
         with self.guard.running(f"write {rec.quantity}", rec.dataset, rec.layer):
@@ -355,6 +419,29 @@ class _Checkpoint:
     captured: dict[str, CaptureResult]
     logs: dict[str, Any]
     capture_seconds: float
+
+
+# Rows per dataset that are projected (a t-SNE of 500 rows takes 1-2 s on one core), the same
+# fixed rows at every checkpoint so that each layout can start from the previous one.
+MAX_PROJECTION_ROWS = 500
+MIN_PROJECTION_ROWS = 5
+
+
+def _projector(quantities, method, every, guard, seed, emit, asynchronous) -> Projector | None:
+    """The projector of ``projection``, after checking its arguments (None if not wanted)."""
+    if method not in METHODS:
+        raise ConfigError(
+            f"projection must be one of {sorted(METHODS)}, got {method!r}; 'pca' is the cheap "
+            "choice (milliseconds), 'tsne' the one that shows neighbourhoods."
+        )
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(
+            f"projection_every must be a positive integer (project every N-th checkpoint), "
+            f"got {every!r}; e.g. projection_every=5."
+        )
+    if "projection" not in quantities:
+        return None
+    return Projector(method, emit, guard, seed=seed, asynchronous=asynchronous)
 
 
 def _check_log_dir(log_dir: Any) -> str:

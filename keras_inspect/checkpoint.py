@@ -383,6 +383,10 @@ class CheckpointComputer:
             "'nonfinite_rows'.",
         )
 
+    def labels_of(self, sample: Sample) -> np.ndarray | None:
+        """The labels of ``sample`` as the task reads them: class indices, values, or None."""
+        return self._labels(sample)
+
     def _labels(self, sample: Sample) -> np.ndarray | None:
         if sample.y is None or self.task.kind == LabelKind.NONE:
             return None

@@ -46,6 +46,7 @@ _FULL = (
     "entropy_intra",
     "entropy_inter",
     "channel_capacity",
+    "projection",
 )
 
 PRESETS: dict[str, tuple[str, ...]] = {

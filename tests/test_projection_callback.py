@@ -1,0 +1,135 @@
+"""projection through the callback: its own schedule, warm starts, labels, never blocking."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import keras_inspect as ki
+from keras_inspect.checkpoint import Guard, Record
+from keras_inspect.projector import ProjectionJob, Projector
+
+
+def classifier_data(rows=120, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, rows)
+    centres = rng.normal(0, 4, size=(3, 6))
+    x = (centres[labels] + rng.normal(size=(rows, 6))).astype("float32")
+    return x, labels.astype("int32")
+
+
+def small_model():
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("method, asynchronous", [("pca", False), ("tsne", True)])
+def test_every_nth_checkpoint_and_the_last_are_projected_with_labels(
+    tmp_path, method, asynchronous
+):
+    x, y = classifier_data()
+    callback = ki.InspectCallback(
+        str(tmp_path),
+        {"train": (x, y), "serving": x[:40]},
+        quantities=["projection"],
+        projection=method,
+        projection_every=3,
+        asynchronous=asynchronous,
+    )
+    small_model().fit(x, y, epochs=5, verbose=0, callbacks=[callback])
+    frame = ki.load(str(tmp_path))
+    shown = frame[frame.quantity == "projection"]
+    steps = sorted(set(shown.step))
+    if asynchronous:
+        # Every 3rd checkpoint and the last, unless a t-SNE still running let the newest
+        # replace a waiting one.
+        assert steps[0] == 0 and steps[-1] == 4 and set(steps) <= {0, 3, 4}, steps
+    else:
+        assert steps == [0, 3, 4]  # every 3rd checkpoint, then the last
+    assert set(shown.layer) == {"hidden", "out"} and set(shown.dataset) == {"train", "serving"}
+    train = shown[(shown.dataset == "train") & (shown.layer == "hidden")].sort_values("step")
+    value = train.value.iloc[0]
+    assert value.shape == (120, 3) and np.isfinite(value[:, :2]).all()
+    np.testing.assert_array_equal(value[:, 2], y)  # every row, with its class
+    serving = shown[(shown.dataset == "serving")].value.iloc[0]
+    assert serving.shape == (40, 2)  # no labels: coordinates only
+
+
+def test_bad_projection_arguments_are_refused_at_once(tmp_path):
+    x, y = classifier_data()
+    with pytest.raises(ki.ConfigError, match=r"projection must be one of \['pca', 'tsne'\]"):
+        ki.InspectCallback(str(tmp_path), {"train": (x, y)}, projection="umap")
+    with pytest.raises(ki.ConfigError, match="projection_every must be a positive integer"):
+        ki.InspectCallback(str(tmp_path), {"train": (x, y)}, projection_every=0)
+
+
+def test_the_projector_never_makes_the_caller_wait_and_keeps_the_newest_job():
+    started, release = threading.Event(), threading.Event()
+    written = []
+
+    def emit(step, records):
+        written.append((step, [r.dataset for r in records]))
+
+    projector = Projector("pca", emit, Guard())
+    real = projector._layout
+
+    def slow_layout(dataset, layer, features):
+        started.set()
+        release.wait(10)
+        return real(dataset, layer, features)
+
+    projector._layout = slow_layout
+    rng = np.random.default_rng(0)
+
+    def job(step):
+        return ProjectionJob(step, {"train": (None, {"d": rng.normal(size=(20, 4))})})
+
+    projector.offer(job(0))
+    assert started.wait(10)
+    begin = time.perf_counter()
+    for step in (1, 2, 3):  # while step 0 is being projected
+        projector.offer(job(step))
+    assert time.perf_counter() - begin < 1.0  # offers return at once
+    release.set()
+    projector.drain()
+    assert [step for step, _ in written] == [0, 3]  # 1 and 2 were replaced by newer ones
+    assert projector.skipped == [1, 2] and projector.projected == [0, 3]
+
+
+def test_datasets_too_small_to_project_are_left_out(tmp_path):
+    x, y = classifier_data()
+    callback = ki.InspectCallback(
+        str(tmp_path),
+        {"train": (x, y), "broken": x[:4]},  # 4 rows: too few to project, left out
+        quantities=["projection", "neuron_mean"],
+        projection="pca",
+        projection_every=1,
+    )
+    small_model().fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    frame = ki.load(str(tmp_path))
+    assert set(frame[frame.quantity == "projection"].dataset) == {"train"}
+    assert set(frame[frame.quantity == "neuron_mean"].dataset) == {"train", "broken"}
+
+
+def test_a_layer_that_cannot_be_projected_is_reported_and_skipped():
+    recorded = []
+    projector = Projector(
+        "pca", lambda step, recs: recorded.extend(recs), Guard(), asynchronous=False
+    )
+    rng = np.random.default_rng(1)
+    layers = {"a": rng.normal(size=(30, 5)), "b": np.full((30, 5), np.nan)}
+    with pytest.warns(ki.InspectWarning, match="projection"):
+        projector.offer(ProjectionJob(0, {"train": (np.ones(30), layers)}))
+    assert [r.layer for r in recorded] == ["a"]  # the NaN layer is reported and skipped
+    assert isinstance(recorded[0], Record)
