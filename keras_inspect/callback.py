@@ -167,6 +167,7 @@ class InspectCallback(keras.callbacks.Callback):
         self.timings: list[dict[str, float]] = []
         self._bound_model: keras.Model | None = None
         self._capture: Capture | None = None
+        self._kernel_layers: list[keras.layers.Layer] = []
         self._computer: CheckpointComputer | None = None
         self._writer: InspectWriter | None = None
         self._last_step: int | None = None
@@ -230,7 +231,11 @@ class InspectCallback(keras.callbacks.Callback):
         started = time.perf_counter()
         # Only the forward passes need the model as it is now; the rest can wait its turn.
         captured = {name: self._capture.run(sample.x) for name, sample in self.samples.items()}
-        job = _Checkpoint(int(step), captured, dict(logs or {}), time.perf_counter() - started)
+        # Training goes on while the worker computes: kernels are copied now.
+        kernels = {layer.name: _kernel_copy(layer) for layer in self._kernel_layers}
+        job = _Checkpoint(
+            int(step), captured, dict(logs or {}), time.perf_counter() - started, kernels
+        )
         self._last_step = int(step)
         if self._worker is None:
             self._process(job)
@@ -298,6 +303,11 @@ class InspectCallback(keras.callbacks.Callback):
                 )
         task = _task_for(self.samples, quantities, self._explicit, widths.pop())
         self._capture = capture
+        self._kernel_layers = (
+            [layer for layer in layers if _kernel_copy(layer) is not None]
+            if "weights_hinton" in task.quantities
+            else []
+        )
         # Datasets in the user's order, layers in the model's: written with every series.
         self._dataset_order = {name: i for i, name in enumerate(self.samples)}
         self._layer_order = {layer.name: i for i, layer in enumerate(layers)}
@@ -338,6 +348,7 @@ class InspectCallback(keras.callbacks.Callback):
                 records.extend(found)
             timing["statistics"] = time.perf_counter() - started
             records.extend(self._computer.probe_records(features))
+            records.extend(self._computer.weight_records(job.kernels))
         timing["probes"] = time.perf_counter() - started - timing["statistics"]
         mark = time.perf_counter()
         with self._write_lock:
@@ -419,6 +430,7 @@ class _Checkpoint:
     captured: dict[str, CaptureResult]
     logs: dict[str, Any]
     capture_seconds: float
+    kernels: dict[str, np.ndarray]  # weights_hinton's kernels, by layer
 
 
 # Rows per dataset that are projected (a t-SNE of 500 rows takes 1-2 s on one core), the same
@@ -442,6 +454,14 @@ def _projector(quantities, method, every, guard, seed, emit, asynchronous) -> Pr
     if "projection" not in quantities:
         return None
     return Projector(method, emit, guard, seed=seed, asynchronous=asynchronous)
+
+
+def _kernel_copy(layer: keras.layers.Layer) -> np.ndarray | None:
+    """A copy of a Dense or convolution layer's kernel, or None for a layer without one."""
+    kernel = getattr(layer, "kernel", None)
+    if kernel is None or len(getattr(kernel, "shape", ())) < 2:
+        return None
+    return np.array(keras.ops.convert_to_numpy(kernel))
 
 
 def _check_log_dir(log_dir: Any) -> str:

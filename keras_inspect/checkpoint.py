@@ -26,6 +26,7 @@ from keras_inspect.quantities import (
     probes,
     saliency,
     scores,
+    weights,
 )
 
 __all__ = ["CheckpointComputer", "Guard", "InspectWarning", "Record", "Task"]
@@ -382,6 +383,17 @@ class CheckpointComputer:
             f"dataset {dataset!r}; those rows are left out of its statistics and counted as "
             "'nonfinite_rows'.",
         )
+
+    def weight_records(self, kernels: dict[str, np.ndarray]) -> list[Record]:
+        """weights_hinton of each layer's kernel (dataset-free: weights are the model's)."""
+        records: list[Record] = []
+        if "weights_hinton" not in self.wanted:
+            return records
+        for layer, kernel in kernels.items():
+            self._add(
+                records, "weights_hinton", "", layer, lambda k=kernel: weights.hinton_matrix(k)
+            )
+        return records
 
     def labels_of(self, sample: Sample) -> np.ndarray | None:
         """The labels of ``sample`` as the task reads them: class indices, values, or None."""

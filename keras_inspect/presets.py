@@ -47,6 +47,7 @@ _FULL = (
     "entropy_inter",
     "channel_capacity",
     "projection",
+    "weights_hinton",
 )
 
 PRESETS: dict[str, tuple[str, ...]] = {

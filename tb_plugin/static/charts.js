@@ -130,8 +130,11 @@ export function subplotGrid(titles, { cols = titles.length, xGap = 0.07, yGap = 
   const n = Math.max(1, titles.length);
   const columns = Math.max(1, Math.min(cols, n));
   const rows = Math.ceil(n / columns);
+  // Gaps are fractions of the whole chart: with many rows they would leave no room (or a
+  // negative height) for the subplots, so together they take at most half of it.
+  const rowGap = rows > 1 ? Math.min(yGap, 0.5 / (rows - 1)) : 0;
   const width = (1 - xGap * (columns - 1)) / columns;
-  const height = (1 - yGap * (rows - 1)) / rows;
+  const height = (1 - rowGap * (rows - 1)) / rows;
   const layout = { annotations: [] };
   const suffixes = [];
   for (let k = 0; k < n; k += 1) {
@@ -139,7 +142,7 @@ export function subplotGrid(titles, { cols = titles.length, xGap = 0.07, yGap = 
     const col = k % columns;
     const suffix = k === 0 ? "" : String(k + 1);
     const x0 = col * (width + xGap);
-    const y1 = 1 - row * (height + yGap);
+    const y1 = 1 - row * (height + rowGap);
     layout[`xaxis${suffix}`] = { domain: [x0, x0 + width], anchor: `y${suffix}` };
     layout[`yaxis${suffix}`] = { domain: [y1 - height, y1], anchor: `x${suffix}` };
     if (shareY && k > 0) layout[`yaxis${suffix}`].matches = "y";

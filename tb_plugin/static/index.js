@@ -34,6 +34,7 @@ export const MODULES = [
   "panels/projection.js",
   "panels/saliency.js",
   "panels/score_hist.js",
+  "panels/weights_hinton.js",
   "registry.js",
   "selectors.js",
   "state.js",

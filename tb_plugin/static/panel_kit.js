@@ -175,7 +175,9 @@ export function perLayerTraces(ctx, results, yLabel) {
   const layers = ctx.layers.filter((layer) =>
     results.some(({ value }) => (value.series || []).some((s) => s.layer === layer)),
   );
-  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 5), yGap: 0.22 });
+  const rows = Math.ceil(layers.length / Math.min(Math.max(layers.length, 1), 5));
+  // Callers draw rows of 250 px: a gap of ~75 px between them (tick labels, axis and subplot titles).
+  const grid = subplotGrid(layers, { cols: Math.min(layers.length, 5), yGap: 0.3 / Math.max(1, rows) });
   const traces = [];
   layers.forEach((layer, k) => {
     for (const { run, value } of results) {

@@ -37,6 +37,7 @@ import layerStd from "./panels/layer_std.js";
 import correlation from "./panels/correlation.js";
 import probes from "./panels/probes.js";
 import projection from "./panels/projection.js";
+import weightsHinton from "./panels/weights_hinton.js";
 import saliency from "./panels/saliency.js";
 import importance from "./panels/importance.js";
 import clusters from "./panels/clusters.js";
@@ -55,6 +56,7 @@ export const PANELS = [
   correlation,
   probes,
   projection,
+  weightsHinton,
   saliency,
   importance,
   clusters,

@@ -711,3 +711,32 @@ def test_projection_panel_colours_rows_by_label_and_follows_the_cursor(board, da
     wait_render_after(frame, state["rendered"], "moving #ki-step to its min")
     after = frame.evaluate(read)
     assert [t["x0"] for t in after] != [t["x0"] for t in before], (before, after)
+
+
+def test_hinton_diagram_of_the_chosen_layer(board, dashboard):
+    _, frame = dashboard(board)
+    # The default layer (dense_1 of the CTR runs, which record the standard preset) has none.
+    note = frame.locator("section[data-panel=weights_hinton] .ki-note").inner_text()
+    assert "has no kernel" in note, note
+    choose_layer(frame, "conv_1")  # the digits CNN's and the forecaster's first convolution
+    frame.wait_for_function(
+        "() => document.querySelector('[data-chart=weights_hinton]')?.data?.length >= 2",
+        timeout=TIMEOUT_S * 1000,
+    )
+    squares = frame.evaluate(
+        """() => document.querySelector('[data-chart=weights_hinton]').data.map((t) => ({
+            run: t.meta.run, sign: t.meta.sign, rows: t.meta.rows, cols: t.meta.cols,
+            n: t.x.length, w: t.customdata, size: t.marker.size}))"""
+    )
+    runs = {s["run"] for s in squares}
+    assert runs == {DIGITS_RUN, TS_RUN}, runs
+    digits = [s for s in squares if s["run"] == DIGITS_RUN]
+    # conv_1 of the digits CNN: 1 input channel x 16 filters, each weight a square.
+    assert {(s["rows"], s["cols"]) for s in digits} == {(1, 16)}
+    assert sum(s["n"] for s in digits) == 16
+    for s in squares:
+        assert all((w > 0) == (s["sign"] == "positive") for w in s["w"]), s
+        # Area follows magnitude: size^2 / |w| is one constant within a chart.
+        ratios = [size**2 / abs(w) for size, w in zip(s["size"], s["w"], strict=True)]
+        assert max(ratios) <= 1.01 * min(ratios), s
+    assert drawn(charts_of(frame, "weights_hinton")["charts"][0])

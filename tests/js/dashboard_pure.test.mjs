@@ -12,7 +12,8 @@ import { hashName, PALETTE, runColor, assignRunColors, datasetStyle } from "../.
 import { plotlyText } from "../../tb_plugin/static/dom.js";
 import { Selection, stepAtOrBefore, DEFAULT_DATASETS } from "../../tb_plugin/static/state.js";
 import { metricsOf } from "../../tb_plugin/static/panels/loss.js";
-import { histogramLine, classOrder } from "../../tb_plugin/static/panels/score_hist.js";
+import { histogramLine, classOrder, classTitle } from "../../tb_plugin/static/panels/score_hist.js";
+import { subplotGrid } from "../../tb_plugin/static/charts.js";
 import { MAX_BAR_UNITS, nestedBar, unitTrace } from "../../tb_plugin/static/panels/neurons.js";
 import { valueAt } from "../../tb_plugin/static/panel_kit.js";
 import { nearestStep } from "../../tb_plugin/static/selectors.js";
@@ -25,6 +26,7 @@ import { groupOrder, groupStepMatrix, rankGroups } from "../../tb_plugin/static/
 import { byClass as intraByClass, layerFor, vectorsAt } from "../../tb_plugin/static/panels/entropy_intra.js";
 import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/panels/channel_capacity.js";
 import { pointGroups, projectedLayer } from "../../tb_plugin/static/panels/projection.js";
+import { hintonSquares } from "../../tb_plugin/static/panels/weights_hinton.js";
 
 function run(name, extra = {}) {
   return {
@@ -262,4 +264,22 @@ test("projection: points grouped by class label, a colour scale for targets, pla
   const info = { quantities: ["projection"], layers: ["a", "b"], quantityLayers: { projection: ["b"] } };
   assert.equal(projectedLayer(info, "a"), "b");
   assert.equal(projectedLayer(info, "b"), "b");
+});
+
+test("subplot grids keep room for many rows; class titles name positives only for binary labels", () => {
+  const grid = subplotGrid(Array.from({ length: 11 }, (_, i) => String(i)), { cols: 2, yGap: 0.25 });
+  assert.equal(grid.rows, 6);
+  const domains = grid.suffixes.map((s) => grid.layout[`yaxis${s}`].domain);
+  for (const [low, high] of domains) assert.ok(low >= -1e-9 && high > low, JSON.stringify(domains));
+  // Rows do not overlap: each row's bottom is above the next row's top.
+  for (let r = 0; r + 1 < grid.rows; r += 1) assert.ok(domains[2 * r][0] > domains[2 * (r + 1)][1]);
+  assert.equal(classTitle("1", ["0", "1"]), "class 1 (positive / clicked)");
+  assert.equal(classTitle("1", ["0", "1", "2"]), "class 1");
+  assert.equal(classTitle("all", ["all", "3"]), "all samples (no labels)");
+});
+
+test("Hinton squares: one per non-zero weight, area proportional to magnitude, split by sign", () => {
+  const squares = hintonSquares([[1, -0.25], [0, null]], 20);
+  assert.deepEqual(squares.positive, { x: [0], y: [0], w: [1], size: [20] });
+  assert.deepEqual(squares.negative, { x: [1], y: [0], w: [-0.25], size: [10] }); // sqrt(1/4) * 20
 });

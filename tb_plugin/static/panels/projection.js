@@ -67,7 +67,7 @@ function tracesFor(points, suffix, run, legend) {
         y: points.y,
         name: "target",
         showlegend: false,
-        marker: { size: 5, opacity: 0.8, color: points.c, colorscale: "Viridis", showscale: legend, colorbar: { thickness: 12, len: 0.8, title: { text: "target", side: "right" } } },
+        marker: { size: 5, opacity: 0.8, color: points.c, colorscale: "Viridis", showscale: true, colorbar: { thickness: 12, len: 0.8, title: { text: "target", side: "right" } } },
         hovertemplate: "target %{marker.color:.3g}<extra></extra>",
       },
     ];

@@ -35,12 +35,18 @@ export function classOrder(classes) {
   return [...classes].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function classTitle(cls) {
-  if (cls === "1") return "class 1 (positive / clicked)";
-  if (cls === "0") return "class 0 (negative)";
+/** Subplot title of a class; "positive" / "negative" only when every label is binary. */
+export function classTitle(cls, classes) {
+  const binary = classes.every((c) => c === "0" || c === "1" || c === "all");
+  if (binary && cls === "1") return "class 1 (positive / clicked)";
+  if (binary && cls === "0") return "class 0 (negative)";
   if (cls === "all") return "all samples (no labels)";
   return `class ${cls}`;
 }
+
+// Height of one row of subplots and the gap between rows, in pixels.
+const ROW_PX = 320;
+const GAP_PX = 80;
 
 export default {
   id: "score_hist",
@@ -72,7 +78,12 @@ export default {
       }
     }
     const classes = classOrder(new Set(cells.map(({ cell }) => (cell.extra && cell.extra.class) || "all")));
-    const grid = subplotGrid(classes.map(classTitle), { cols: Math.min(classes.length, 2), yGap: 0.25 });
+    const rows = Math.ceil(classes.length / Math.min(classes.length, 2));
+    const height = Math.max(1, rows) * ROW_PX;
+    const grid = subplotGrid(
+      classes.map((cls) => classTitle(cls, classes)),
+      { cols: Math.min(classes.length, 2), yGap: GAP_PX / height },
+    );
     const traces = [];
     classes.forEach((cls, k) => {
       for (const { run, cell } of cells) {
@@ -107,7 +118,7 @@ export default {
       ),
     );
     const div = chartDiv(container, "score_hist");
-    div.style.height = `${Math.max(1, grid.rows) * 320}px`;
+    div.style.height = `${height}px`;
     const layout = { ...grid.layout, margin: { l: 60, r: 16, t: classes.length > 1 ? 30 : 16, b: 44 } };
     grid.suffixes.forEach((suffix, k) => {
       layout[`xaxis${suffix}`].title = axisTitle("predicted score");

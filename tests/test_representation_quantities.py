@@ -1,7 +1,9 @@
-"""projection through the callback: its own schedule, warm starts, labels, never blocking."""
+"""projection and weights_hinton through the callback: schedules, warm starts, labels, kernels."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -76,7 +78,7 @@ def test_bad_projection_arguments_are_refused_at_once(tmp_path):
 
 def test_the_projector_never_makes_the_caller_wait_and_keeps_the_newest_job():
     started, release = threading.Event(), threading.Event()
-    written = []
+    written, priorities = [], []
 
     def emit(step, records):
         written.append((step, [r.dataset for r in records]))
@@ -85,6 +87,8 @@ def test_the_projector_never_makes_the_caller_wait_and_keeps_the_newest_job():
     real = projector._layout
 
     def slow_layout(dataset, layer, features):
+        if hasattr(os, "getpriority"):
+            priorities.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         started.set()
         release.wait(10)
         return real(dataset, layer, features)
@@ -105,6 +109,8 @@ def test_the_projector_never_makes_the_caller_wait_and_keeps_the_newest_job():
     projector.drain()
     assert [step for step, _ in written] == [0, 3]  # 1 and 2 were replaced by newer ones
     assert projector.skipped == [1, 2] and projector.projected == [0, 3]
+    if sys.platform == "linux":  # the projector thread yields the cores to training
+        assert priorities and min(priorities) == 19, priorities
 
 
 def test_datasets_too_small_to_project_are_left_out(tmp_path):
@@ -133,3 +139,23 @@ def test_a_layer_that_cannot_be_projected_is_reported_and_skipped():
         projector.offer(ProjectionJob(0, {"train": (np.ones(30), layers)}))
     assert [r.layer for r in recorded] == ["a"]  # the NaN layer is reported and skipped
     assert isinstance(recorded[0], Record)
+
+
+def test_weights_hinton_records_each_kernel_as_it_was_at_the_checkpoint(tmp_path):
+    x, y = classifier_data()
+    model = small_model()
+    seen = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen[epoch] = keras.ops.convert_to_numpy(model.get_layer("hidden").kernel)
+
+    callback = ki.InspectCallback(str(tmp_path), {"train": (x, y)}, quantities=["weights_hinton"])
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callback, Snapshot()])
+    frame = ki.load(str(tmp_path))
+    hinton = frame[frame.quantity == "weights_hinton"]
+    assert set(hinton.layer) == {"hidden", "out"} and set(hinton.dataset) == {""}
+    for epoch in (0, 1):
+        value = hinton[(hinton.layer == "hidden") & (hinton.step == epoch)].value.iloc[0]
+        # (6 inputs x 8 units) is small enough to be drawn as it is; float16 storage.
+        np.testing.assert_allclose(value, seen[epoch], atol=2e-3)

@@ -1,0 +1,106 @@
+// Iuzzolino et al.: the chosen layer's kernel as a Hinton diagram at the chosen checkpoint. One
+// square per (input, output) cell, its area proportional to the weight's magnitude, blue for
+// positive and red for negative. Large kernels arrive reduced to at most 32 x 32 block means
+// (convolution kernels summed over their window: input channel x filter). Two runs side by
+// side.
+
+import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid } from "../charts.js";
+import { allFailed, failureText, hasLayer, joinNotes, perRun } from "../panel_kit.js";
+
+const QUANTITY = "weights_hinton";
+const MAX_RUNS = 2;
+const HEIGHT_PX = 440;
+const POSITIVE = "#2166ac";
+const NEGATIVE = "#b2182b";
+
+/**
+ * Squares of a Hinton diagram for a (rows, cols) matrix: for each sign, the cells' x (column),
+ * y (row), weight and marker size; the largest |weight| gets `cellPx`, and area follows |weight|.
+ */
+export function hintonSquares(matrix, cellPx) {
+  const largest = Math.max(1e-12, ...matrix.flat().map((v) => Math.abs(v ?? 0)));
+  const out = { positive: { x: [], y: [], w: [], size: [] }, negative: { x: [], y: [], w: [], size: [] } };
+  matrix.forEach((row, i) =>
+    row.forEach((v, j) => {
+      if (v === null || v === 0) return;
+      const side = v > 0 ? out.positive : out.negative;
+      side.x.push(j);
+      side.y.push(i);
+      side.w.push(v);
+      side.size.push(cellPx * Math.sqrt(Math.abs(v) / largest));
+    }),
+  );
+  return out;
+}
+
+export default {
+  id: "weights_hinton",
+  title: "Weights (Hinton diagram)",
+  description: "The chosen layer's kernel at the chosen checkpoint: one square per weight (inputs down, units across), its area the magnitude, blue positive, red negative; large kernels shown as at most 32 x 32 block means, convolution kernels summed over their window.",
+  quantities: [QUANTITY],
+  wide: true,
+  hint: "No selected run recorded weights_hinton; use quantities=\"full\" to see this panel.",
+
+  async render(container, ctx) {
+    const layer = ctx.state.layer;
+    const runs = ctx.runs.filter((r) => hasLayer(r, QUANTITY, layer)).slice(0, MAX_RUNS);
+    if (!runs.length) {
+      removeCharts(container);
+      setMessage(container, "note", `Layer "${layer}" has no kernel (no Dense or convolution weights).`);
+      return;
+    }
+    const { ok, failed } = await perRun(runs, async (run) => {
+      const step = ctx.stepFor(run);
+      if (step === null) return undefined;
+      const answer = await ctx.model.fetchValues(run.run, QUANTITY, step, { layer });
+      const cell = (answer.cells || []).find((c) => c.layer === layer);
+      return cell ? { cell, step: answer.step } : undefined;
+    });
+    if (!ctx.isCurrent()) return;
+    if (allFailed(container, ok.length, failed, `No weights of layer "${layer}" at or before step ${ctx.state.step}.`)) return;
+    const grid = subplotGrid(
+      ok.map(({ run, value }) => `${run.run} · step ${value.step}`),
+      { cols: ok.length, xGap: 0.1 },
+    );
+    const traces = [];
+    const layout = { ...grid.layout, showlegend: true, margin: { l: 56, r: 16, t: ok.length > 1 ? 30 : 12, b: 48 }, plot_bgcolor: "#f4f4f4" };
+    ok.forEach(({ run, value }, k) => {
+      const matrix = value.cell.values;
+      const rows = matrix.length;
+      const cols = rows ? matrix[0].length : 0;
+      const cellPx = (0.92 * (HEIGHT_PX - 80)) / Math.max(rows, cols, 1);
+      const squares = hintonSquares(matrix, cellPx);
+      const suffix = grid.suffixes[k];
+      for (const [sign, color] of [
+        ["positive", POSITIVE],
+        ["negative", NEGATIVE],
+      ]) {
+        const s = squares[sign];
+        traces.push({
+          type: "scatter",
+          mode: "markers",
+          x: s.x,
+          y: s.y,
+          customdata: s.w,
+          name: sign,
+          legendgroup: sign,
+          showlegend: k === 0,
+          xaxis: `x${suffix}`,
+          yaxis: `y${suffix}`,
+          meta: { run: run.run, sign, rows, cols },
+          marker: { symbol: "square", size: s.size, color, line: { width: 0 } },
+          hovertemplate: "input %{y} → unit %{x}<br>weight %{customdata:.4f}<extra></extra>",
+        });
+      }
+      const axis = { showgrid: false, zeroline: false, constrain: "domain" };
+      Object.assign(layout[`xaxis${suffix}`], axis, { title: axisTitle("unit"), range: [-0.5, cols - 0.5] });
+      Object.assign(layout[`yaxis${suffix}`], axis, { title: axisTitle("input"), range: [rows - 0.5, -0.5], scaleanchor: `x${suffix}` });
+    });
+    const div = chartDiv(container, QUANTITY);
+    div.style.height = `${HEIGHT_PX}px`;
+    removeCharts(container, [QUANTITY]);
+    const first = ok[0].value.cell;
+    setMessage(container, "note", joinNotes(`layer ${layer}`, `${first.shape[0]} x ${first.shape[1]} cells`, failureText(failed)));
+    await draw(div, traces, layout, ctx);
+  },
+};
