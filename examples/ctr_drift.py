@@ -470,7 +470,31 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--batch-size", type=int, default=None, help="default: 256 with --quick, else 1000"
     )
     parser.add_argument("--learning-rate", type=float, default=0.05, help="Adagrad (default: 0.05)")
+    parser.add_argument(
+        "--hidden",
+        type=_widths,
+        default=(256, 128, 64, 32),
+        help="widths of the ReLU layers, comma-separated (default: 256,128,64,32)",
+    )
+    parser.add_argument(
+        "--quantities",
+        default="standard",
+        help="the callback's preset: light, standard or full (default: standard)",
+    )
     return parser.parse_args(argv)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """'256,128' -> (256, 128); an argparse type, so a bad value is a clear usage error."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive layer widths separated by commas, e.g. 256,128,64; got {text!r}"
+        )
+    return widths
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -494,13 +518,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     import keras_inspect
 
     keras.utils.set_random_seed(args.seed)
-    model = build_model(VOCAB_SIZES, learning_rate=args.learning_rate)
+    model = build_model(VOCAB_SIZES, hidden=args.hidden, learning_rate=args.learning_rate)
     print(f"model: {model.count_params():,} parameters")
     inspector = keras_inspect.InspectCallback(
         args.logdir,
         datasets=data,
         layers=r"dense_\d|ctr",
-        quantities="standard",
+        quantities=args.quantities,
         max_samples=args.max_samples,
         seed=args.seed,
     )

@@ -168,6 +168,7 @@ class InspectCallback(keras.callbacks.Callback):
         self._bound_model: keras.Model | None = None
         self._capture: Capture | None = None
         self._kernel_layers: list[keras.layers.Layer] = []
+        self._model_records: list[Record] = []  # written once, with the first checkpoint
         self._computer: CheckpointComputer | None = None
         self._writer: InspectWriter | None = None
         self._last_step: int | None = None
@@ -303,6 +304,7 @@ class InspectCallback(keras.callbacks.Callback):
                 )
         task = _task_for(self.samples, quantities, self._explicit, widths.pop())
         self._capture = capture
+        self._model_records = _model_records(model, probed[0])
         self._kernel_layers = (
             [layer for layer in layers if _kernel_copy(layer) is not None]
             if "weights_hinton" in task.quantities
@@ -349,6 +351,8 @@ class InspectCallback(keras.callbacks.Callback):
             timing["statistics"] = time.perf_counter() - started
             records.extend(self._computer.probe_records(features))
             records.extend(self._computer.weight_records(job.kernels))
+            records.extend(self._model_records)
+            self._model_records = []
         timing["probes"] = time.perf_counter() - started - timing["statistics"]
         mark = time.perf_counter()
         with self._write_lock:
@@ -454,6 +458,30 @@ def _projector(quantities, method, every, guard, seed, emit, asynchronous) -> Pr
     if "projection" not in quantities:
         return None
     return Projector(method, emit, guard, seed=seed, asynchronous=asynchronous)
+
+
+def _model_records(model: keras.Model, probed: CaptureResult) -> list[Record]:
+    """``model_layers``: per layer of the model, [position, parameters, *output shape].
+
+    The layer's class name travels in the ``type`` axis. Output shapes come from the model's
+    graph, or from the probe pass for an inspected layer of a subclassed model (no batch axis;
+    a dimension unknown until called is -1; empty when unknown).
+    """
+    records = []
+    for index, layer in enumerate(model_layers(model)):
+        shape: tuple = ()
+        try:
+            shape = tuple(layer.output.shape[1:])
+        except (AttributeError, ValueError):
+            captured = probed.activations.get(layer.name)
+            if captured is not None:
+                shape = tuple(np.shape(captured)[1:])
+        dims = [-1 if d is None else int(d) for d in shape]
+        value = np.array([index, layer.count_params(), *dims], dtype=np.float64)
+        records.append(
+            Record("model_layers", value, "", layer.name, {"type": type(layer).__name__})
+        )
+    return records
 
 
 def _kernel_copy(layer: keras.layers.Layer) -> np.ndarray | None:

@@ -60,6 +60,11 @@ _ALL = 1_000_000_000
 _KERAS_SOURCES = ("train", "validation")
 
 
+# Quantities that describe every layer of the model, inspected or not (the model overview):
+# they do not make a layer one of the run's inspected `layers`.
+ARCHITECTURE = frozenset({"model_layers"})
+
+
 class SeriesInfo(NamedTuple):
     """One tag of a run: its axes, the order the callback gave them, and its freshness.
 
@@ -113,7 +118,11 @@ class RunInfo:
         for s in self.series:
             if s.dataset and datasets.get(s.dataset, s.order[0] + 1) > s.order[0]:
                 datasets[s.dataset] = s.order[0]
-            if s.layer and layers.get(s.layer, s.order[1] + 1) > s.order[1]:
+            if (
+                s.layer
+                and s.quantity not in ARCHITECTURE
+                and layers.get(s.layer, s.order[1] + 1) > s.order[1]
+            ):
                 layers[s.layer] = s.order[1]
             if s.layer:
                 by_quantity.setdefault(s.quantity, set()).add(s.layer)

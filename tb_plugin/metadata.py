@@ -43,7 +43,7 @@ __all__ = [
 PLUGIN_NAME = "keras_inspect"
 FORMAT_VERSION = 1
 RUN_SUBDIR = "inspect"
-EXTRA_AXES = ("group", "class", "sample", "pair")
+EXTRA_AXES = ("group", "class", "sample", "pair", "type")
 KERAS_LOG_PREFIX = "keras/"
 
 # Quantity names double as the Time Series card group, so keep them to one plain path segment.

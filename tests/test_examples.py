@@ -17,7 +17,13 @@ def test_ctr_drift_quick_records_every_standard_quantity(tmp_path):
     assert set(frame.run) == {"ctr"}
     assert sorted(frame.step.unique()) == [0, 1, 2]
     assert set(frame.dataset) - {""} == set(aucs)
-    assert set(frame.layer) - {""} == {"dense_1", "dense_2", "dense_3", "dense_4", "ctr"}
+    inspected = frame[frame.quantity != "model_layers"]
+    assert set(inspected.layer) - {""} == {"dense_1", "dense_2", "dense_3", "dense_4", "ctr"}
+    # The model overview lists every layer, the 34 embeddings and the concatenation too.
+    overview = frame[frame.quantity == "model_layers"].set_index("layer")
+    assert {"h0", "dense_1", "ctr"} <= set(overview.index) and len(overview) > 34
+    assert overview.loc["dense_1", "type"] == "Dense"
+    assert list(overview.loc["dense_1", "value"][1:]) == [272 * 256 + 256, 256]
     expected = set(ki.PRESETS["standard"]) - {"probe_r2"}
     assert expected <= set(frame.quantity)
     assert {"loss", "val_loss"} <= set(frame.quantity)
@@ -79,3 +85,15 @@ def test_digits_cnn_quick_reproduces_the_growth_of_input_entropy(tmp_path):
     capacity = frame[frame.quantity == "channel_capacity"]
     assert set(capacity["pair"]) == {"conv_1->conv_2"}
     assert {v.shape for v in capacity.value} == {(16, 32)}
+
+
+@pytest.mark.slow
+def test_compare_runs_trains_the_two_variants_into_one_logdir(tmp_path):
+    from examples import compare_runs
+
+    results = compare_runs.main(["--quick", "--epochs", "1", "--logdir", str(tmp_path)])
+    assert set(results) == {"ctr_4_layers", "ctr_3_layers"}
+    frame = ki.load(tmp_path)
+    layers = frame[frame.quantity == "neuron_mean"].groupby("run").layer.unique()
+    assert "dense_4" in set(layers["ctr_4_layers"])
+    assert "dense_4" not in set(layers["ctr_3_layers"])  # the paper's layer 4, removed

@@ -25,7 +25,7 @@ def test_constants():
     assert metadata.PLUGIN_NAME == "keras_inspect"
     assert metadata.FORMAT_VERSION == 1
     assert metadata.RUN_SUBDIR == "inspect"
-    assert EXTRA_AXES == ("group", "class", "sample", "pair")
+    assert EXTRA_AXES == ("group", "class", "sample", "pair", "type")
     assert metadata.KERAS_LOG_PREFIX == "keras/"
 
 

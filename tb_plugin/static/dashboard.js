@@ -207,6 +207,7 @@ class Dashboard {
       datasetIndex: (dataset) => order.indexOf(dataset),
       stepFor: (runInfo) => sel.stepFor(runInfo),
       setStep: (step) => sel.setStep(step),
+      setLayer: (layer) => sel.setLayer(layer),
       isCurrent: () => generation === this.generation,
       dataVersion: this.dataVersion,
       changed,

@@ -30,6 +30,7 @@ export const MODULES = [
   "panels/loss.js",
   "panels/model_auc.js",
   "panels/neurons.js",
+  "panels/overview.js",
   "panels/probes.js",
   "panels/projection.js",
   "panels/saliency.js",

@@ -25,11 +25,13 @@
 //   datasetOrder, datasetIndex(name)   dataset order behind line styles (colors.datasetStyle)
 //   stepFor(run)  the run's checkpoint shown at state.step (latest <= step) or null
 //   setStep(step) move the checkpoint cursor for every panel
+//   setLayer(layer) choose the layer for every panel
 //   model         model.js (fetchScalars, fetchValues, fetchLogs; cached)
 //   isCurrent(), dataVersion, changed (Set of state keys changed since the last render)
 // User-supplied names go to Plotly only through dom.plotlyText / charts.traceName / axisTitle.
 
 import loss from "./panels/loss.js";
+import overview from "./panels/overview.js";
 import modelAuc from "./panels/model_auc.js";
 import scoreHist from "./panels/score_hist.js";
 import neurons from "./panels/neurons.js";
@@ -49,6 +51,7 @@ import channelCapacity from "./panels/channel_capacity.js";
 
 export const PANELS = [
   loss,
+  overview,
   modelAuc,
   scoreHist,
   neurons,

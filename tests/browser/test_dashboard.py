@@ -740,3 +740,31 @@ def test_hinton_diagram_of_the_chosen_layer(board, dashboard):
         ratios = [size**2 / abs(w) for size, w in zip(s["size"], s["w"], strict=True)]
         assert max(ratios) <= 1.01 * min(ratios), s
     assert drawn(charts_of(frame, "weights_hinton")["charts"][0])
+
+
+def test_model_overview_lists_every_layer_and_a_click_selects_one(board, dashboard):
+    _, frame = dashboard(board)
+    rows = frame.evaluate(
+        """() => [...document.querySelectorAll('section[data-panel=overview] tbody tr')]
+            .map((tr) => ({layer: tr.dataset.layer, cells: [...tr.cells].map((c) => c.textContent),
+                           link: !!tr.querySelector('button[data-layer]')}))"""
+    )
+    by_layer = {row["layer"]: row for row in rows}
+    # The CTR model: embeddings and concatenation (not inspected) before the Dense stack.
+    assert {"dense_1", "dense_2", "ctr"} <= set(by_layer), list(by_layer)
+    assert by_layer["dense_2"]["link"] and by_layer["dense_2"]["cells"][2] == "Dense"
+    assert [row["layer"] for row in rows].index("dense_1") < [row["layer"] for row in rows].index(
+        "dense_2"
+    )
+    assert any(not row["link"] for row in rows), rows  # layers that were not inspected
+    assert by_layer["dense_1"]["cells"][3] == "(256)", by_layer["dense_1"]
+    assert "neuron_mean" in by_layer["dense_2"]["cells"][5]
+    before = render_state(frame)["rendered"]
+    frame.locator("section[data-panel=overview] button[data-layer='dense_2']").click()
+    wait_render_after(frame, before, "clicking dense_2 in the model overview")
+    assert frame.locator("#ki-layer").input_value() == "dense_2"
+    current = frame.evaluate(
+        "() => document.querySelector('section[data-panel=overview] tr.ki-current').dataset.layer"
+    )
+    assert current == "dense_2"
+    assert WIDE_UNITS not in {len(y) for y in neuron_values(frame)}  # dense_2 is narrower

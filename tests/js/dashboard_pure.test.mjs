@@ -27,6 +27,7 @@ import { byClass as intraByClass, layerFor, vectorsAt } from "../../tb_plugin/st
 import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/panels/channel_capacity.js";
 import { pointGroups, projectedLayer } from "../../tb_plugin/static/panels/projection.js";
 import { hintonSquares } from "../../tb_plugin/static/panels/weights_hinton.js";
+import { overviewRows, shapeText } from "../../tb_plugin/static/panels/overview.js";
 
 function run(name, extra = {}) {
   return {
@@ -282,4 +283,18 @@ test("Hinton squares: one per non-zero weight, area proportional to magnitude, s
   const squares = hintonSquares([[1, -0.25], [0, null]], 20);
   assert.deepEqual(squares.positive, { x: [0], y: [0], w: [1], size: [20] });
   assert.deepEqual(squares.negative, { x: [1], y: [0], w: [-0.25], size: [10] }); // sqrt(1/4) * 20
+});
+
+test("model overview: layers in call order with their type, shape and what was recorded", () => {
+  const cells = [
+    { layer: "dense", extra: { type: "Dense" }, values: [2, 8256, 64] },
+    { layer: "conv", extra: { type: "Conv2D" }, values: [0, 160, 8, 8, 16] },
+    { layer: "pool", extra: { type: "MaxPooling2D" }, values: [1, 0, -1, 4, 16] },
+  ];
+  const rows = overviewRows(cells, { neuron_mean: ["conv", "dense"], entropy_intra: ["conv"], model_layers: ["conv"] });
+  assert.deepEqual(rows.map((r) => r.layer), ["conv", "pool", "dense"]);
+  assert.deepEqual(rows[0], { layer: "conv", type: "Conv2D", position: 0, params: 160, shape: [8, 8, 16], quantities: ["entropy_intra", "neuron_mean"] });
+  assert.deepEqual(rows[1].quantities, []); // not inspected
+  assert.equal(shapeText(rows[1].shape), "(?, 4, 16)");
+  assert.equal(shapeText([]), "?");
 });
