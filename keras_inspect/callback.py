@@ -14,8 +14,16 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_inspect import images
 from keras_inspect.capture import Capture, CaptureResult, default_layers, model_layers
-from keras_inspect.checkpoint import MIN_CAPACITY_ROWS, CheckpointComputer, Guard, Record, Task
+from keras_inspect.checkpoint import (
+    MIN_CAPACITY_ROWS,
+    SAMPLES,
+    CheckpointComputer,
+    Guard,
+    Record,
+    Task,
+)
 from keras_inspect.datasets import LabelKind, Sample, class_indices, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
@@ -359,6 +367,7 @@ class InspectCallback(keras.callbacks.Callback):
             writer = self._open_writer()
             for rec in records:
                 self._write(writer, job.step, rec)
+            self._write_pictures(writer, job.step, records)
             for name, value in job.logs.items():
                 if np.ndim(value) == 0 and np.isfinite(value):
                     writer.write_scalar(job.step, metadata.keras_log_tag(name), float(value))
@@ -403,6 +412,22 @@ class InspectCallback(keras.callbacks.Callback):
             for rec in records:
                 self._write(writer, step, rec)
             writer.flush()
+
+    def _write_pictures(self, writer: InspectWriter, step: int, records: list[Record]) -> None:
+        """Feature maps of image models also go to TensorBoard's Images tab.
+
+        One card per (dataset, layer), tagged ``feature maps/<dataset>/<layer>``, with one
+        picture per sample: the input itself, or a layer's channels side by side.
+        """
+        maps: dict[tuple[str, str], list[np.ndarray]] = {}
+        for rec in records:
+            if rec.quantity == "feature_maps" and images.is_image_map(rec.value):
+                maps.setdefault((rec.dataset, rec.layer), []).append(rec.value)
+        for (dataset, layer), values in maps.items():
+            with self.guard.running("feature_maps (Images tab)", dataset, layer):
+                draw = images.picture if layer == "input" else images.mosaic
+                pictures = [draw(value) for value in values]
+                writer.write_images(step, f"feature maps/{dataset}/{layer}", pictures)
 
     def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:
         with self.guard.running(f"write {rec.quantity}", rec.dataset, rec.layer):
@@ -601,10 +626,6 @@ def _select_layers(model: keras.Model, spec: tuple[str, ...] | None) -> list:
     return [layer for layer in candidates if layer.name in selected]
 
 
-# Rows per dataset whose input saliency maps are recorded (the first rows of the fixed sample).
-SALIENCY_SAMPLES = 4
-
-
 def _gradient_plan(
     model: keras.Model, quantities: Sequence[str], groups: list[FeatureGroup]
 ) -> GradientPlan | None:
@@ -619,7 +640,7 @@ def _gradient_plan(
         sources=tuple(dict.fromkeys(group.key for group in groups)),
         source_layers=tuple(dict.fromkeys(by_name[g.source] for g in groups if g.kind == "layer")),
         layer_deltas="filter_importance" in wanted,
-        saliency_samples=SALIENCY_SAMPLES if "input_saliency" in wanted else 0,
+        saliency_samples=SAMPLES if "input_saliency" in wanted else 0,
     )
 
 

@@ -47,6 +47,12 @@ MAX_CAPACITY_CHANNELS = 32
 MIN_CAPACITY_ROWS = 3  # fewer samples give at most one distance pair per channel
 
 
+# feature_maps, prediction_probs and input_saliency: the first rows of each dataset (the
+# "samples"); feature maps keep at most this many channels.
+SAMPLES = 4
+MAX_MAP_CHANNELS = 16
+
+
 class InspectWarning(UserWarning):
     """A quantity failed or found something worth telling (non-finite activations)."""
 
@@ -182,6 +188,7 @@ class CheckpointComputer:
                     records.append(self._cluster_record(name, layer, acts))
         records.extend(self._gradient_records(name, captured))
         records.extend(self._information_records(sample, captured, labels))
+        records.extend(self._sample_records(sample, captured, labels))
         return records, features
 
     def probe_records(self, features: dict[str, dict[str, tuple]]) -> list[Record]:
@@ -206,6 +213,46 @@ class CheckpointComputer:
                     self._add(
                         records, quantity, dataset, layer, functools.partial(score, probe, x, y)
                     )
+        return records
+
+    def _sample_records(self, sample: Sample, captured: Any, labels) -> list[Record]:
+        """feature_maps and prediction_probs of the dataset's first few rows (the samples).
+
+        The samples are the rows input_saliency draws over: the first ``SAMPLES`` of the
+        dataset's fixed rows, the same at every checkpoint.
+        """
+        records: list[Record] = []
+        name = sample.name
+        count = min(SAMPLES, len(captured.output))
+        if "feature_maps" in self.wanted:
+            for layer, acts in captured.activations.items():
+                with self.guard.running("feature_maps", name, layer):
+                    maps = np.asarray(acts)[:count]
+                    if maps.ndim >= 3:
+                        maps = maps[..., :MAX_MAP_CHANNELS]
+                    for i in range(count):
+                        extra = {"sample": str(i)}
+                        records.append(Record("feature_maps", maps[i], name, layer, extra))
+            # The samples themselves (pseudo-layer "input"), unless input_saliency writes them.
+            inputs = _float_inputs(sample.x, flat=False)
+            if "input_saliency" not in self.wanted and inputs is not None:
+                with self.guard.running("feature_maps", name, "input"):
+                    for i in range(min(count, len(inputs))):
+                        extra = {"sample": str(i)}
+                        records.append(Record("feature_maps", inputs[i], name, "input", extra))
+        if "prediction_probs" in self.wanted:
+            with self.guard.running("prediction_probs", name):
+                output = np.asarray(captured.output, dtype=np.float64)[:count]
+                output = output.reshape(count, -1)
+                if self.task.kind == LabelKind.BINARY and output.shape[1] == 1:
+                    output = np.column_stack([1 - output[:, 0], output[:, 0]])  # P(0), P(1)
+                classifier = self.task.kind in (LabelKind.BINARY, LabelKind.MULTICLASS)
+                for i in range(count):
+                    extra = {"sample": str(i)}
+                    if classifier and labels is not None and i < len(labels):
+                        extra["class"] = str(int(labels[i]))  # the sample's true class
+                    value = output[i].astype(np.float32)
+                    records.append(Record("prediction_probs", value, name, "", extra))
         return records
 
     def _layer_records(self, dataset, layer, acts, captured, finite) -> list[Record]:
@@ -435,10 +482,16 @@ def _entropy_rows(count: int, seed: int) -> np.ndarray:
     return np.sort(chosen)
 
 
-def _float_inputs(x: Any) -> np.ndarray | None:
-    """The model input of each row as one flat float vector (float inputs only), or None."""
+def _float_inputs(x: Any, flat: bool = True) -> np.ndarray | None:
+    """The model input of each row as one flat float vector (float inputs only), or None.
+
+    With ``flat=False``: the rows of a model's only float input as they are (an image stays
+    (H, W, C)), or None when the model has no float input or several.
+    """
     leaves = list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, list) else [x]
     floats = [np.asarray(a) for a in leaves if np.issubdtype(np.asarray(a).dtype, np.floating)]
     if not floats:
         return None
+    if not flat:
+        return floats[0] if len(floats) == 1 else None
     return np.concatenate([a.reshape(len(a), -1) for a in floats], axis=1)

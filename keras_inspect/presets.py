@@ -48,6 +48,8 @@ _FULL = (
     "channel_capacity",
     "projection",
     "weights_hinton",
+    "feature_maps",
+    "prediction_probs",
 )
 
 PRESETS: dict[str, tuple[str, ...]] = {

@@ -37,6 +37,7 @@ from tensorboard.compat.proto import (
     tensor_shape_pb2,
     types_pb2,
 )
+from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util.tensor_util import make_tensor_proto
@@ -193,6 +194,44 @@ class InspectWriter:
         state = "closed" if self._closed else "open"
         return f"InspectWriter({self._log_dir!r}, {state})"
 
+    def write_images(self, step: int, tag: str, images: list[np.ndarray]) -> None:
+        """Records pictures for TensorBoard's Images tab (one summary, several images).
+
+        Args:
+            step: Step, increasing per tag.
+            tag: The images' tag (shown as the card's title).
+            images: uint8 arrays of shape (H, W) (grey) or (H, W, 3) (colour), at least one.
+
+        Raises:
+            ValueError: For no images, or an image of another shape or dtype.
+        """
+        if not images:
+            raise ValueError(f"write_images({tag!r}) needs at least one image.")
+        encoded = []
+        for image in images:
+            image = np.asarray(image)
+            if image.dtype != np.uint8 or not (
+                image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)
+            ):
+                raise ValueError(
+                    f"Images for {tag!r} must be uint8 (H, W) or (H, W, 3); got "
+                    f"{image.dtype} {image.shape}."
+                )
+            encoded.append(_png(image))
+        height, width = np.asarray(images[0]).shape[:2]
+        tensor = tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_STRING,
+            tensor_shape=tensor_shape_pb2.TensorShapeProto(
+                dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=2 + len(encoded))]
+            ),
+            string_val=[str(width).encode(), str(height).encode(), *encoded],
+        )
+        metadata = image_metadata.create_summary_metadata(
+            display_name=tag, description="", converted_to_tensor=True
+        )
+        metadata.data_class = summary_pb2.DATA_CLASS_BLOB_SEQUENCE
+        self._add(step, tag, tensor, metadata, image_metadata.PLUGIN_NAME)
+
     def _add(
         self,
         step: int,
@@ -296,3 +335,14 @@ def _finite_float(array: np.ndarray, dtype: type[np.floating], where: str) -> np
     if not np.isfinite(stored).all():
         raise ValueError(f"Value for {where} exceeds the float32 range.")
     return stored
+
+
+def _png(image: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 (H, W) or (H, W, 3) array (Pillow, which TensorBoard requires)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()

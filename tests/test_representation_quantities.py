@@ -159,3 +159,35 @@ def test_weights_hinton_records_each_kernel_as_it_was_at_the_checkpoint(tmp_path
         value = hinton[(hinton.layer == "hidden") & (hinton.step == epoch)].value.iloc[0]
         # (6 inputs x 8 units) is small enough to be drawn as it is; float16 storage.
         np.testing.assert_allclose(value, seen[epoch], atol=2e-3)
+
+
+def test_feature_maps_and_prediction_probs_of_the_first_samples(tmp_path):
+    from examples import digits_cnn
+
+    model = digits_cnn.build_model()
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 10, 30).astype("int32")
+    callback = ki.InspectCallback(
+        str(tmp_path),
+        {"train": (x, y), "serving": x[:6]},
+        quantities=["feature_maps", "prediction_probs"],
+        asynchronous=False,
+    )
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    frame = ki.load(str(tmp_path))
+    maps = frame[(frame.quantity == "feature_maps") & (frame.dataset == "train")]
+    by = {(row.layer, row.sample): row.value for row in maps.itertuples()}
+    assert {s for _, s in by} == {"0", "1", "2", "3"}
+    np.testing.assert_allclose(by[("input", "2")], x[2], rtol=1e-3)  # stored as float16
+    probe = keras.Model(model.inputs[0], model.get_layer("conv_1").output)
+    np.testing.assert_allclose(by[("conv_1", "1")], probe(x[1:2])[0], rtol=1e-3, atol=2e-3)
+    assert by[("conv_2", "0")].shape == (4, 4, 16)  # 32 channels: the first 16 kept
+    probs = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "train")]
+    expected = model.predict(x[:4], verbose=0)
+    for row in probs.itertuples():
+        i = int(row.sample)
+        np.testing.assert_allclose(row.value, expected[i], rtol=1e-4, atol=1e-6)
+        assert probs.loc[row.Index, "class"] == str(y[i])  # the sample's true class
+    serving = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "serving")]
+    assert len(serving) == 4 and serving["class"].isna().all()  # no labels

@@ -34,6 +34,7 @@ export const MODULES = [
   "panels/probes.js",
   "panels/projection.js",
   "panels/saliency.js",
+  "panels/samples.js",
   "panels/score_hist.js",
   "panels/weights_hinton.js",
   "registry.js",

@@ -40,6 +40,7 @@ import correlation from "./panels/correlation.js";
 import probes from "./panels/probes.js";
 import projection from "./panels/projection.js";
 import weightsHinton from "./panels/weights_hinton.js";
+import samples from "./panels/samples.js";
 import saliency from "./panels/saliency.js";
 import importance from "./panels/importance.js";
 import clusters from "./panels/clusters.js";
@@ -59,6 +60,7 @@ export const PANELS = [
   correlation,
   probes,
   projection,
+  samples,
   weightsHinton,
   saliency,
   importance,

@@ -31,6 +31,7 @@ PANELS = (
     "correlation",
     "probes",
     "projection",
+    "samples",
     "saliency",
     "importance",
     "input_saliency",
@@ -768,3 +769,28 @@ def test_model_overview_lists_every_layer_and_a_click_selects_one(board, dashboa
     )
     assert current == "dense_2"
     assert WIDE_UNITS not in {len(y) for y in neuron_values(frame)}  # dense_2 is narrower
+
+
+def test_samples_panel_shows_input_maps_and_probabilities(board, dashboard):
+    _, frame = dashboard(board)
+    choose_layer(frame, "conv_1")
+    traces = frame.evaluate(
+        """() => document.querySelector('[data-chart=samples]').data.map((t) => ({
+            kind: t.meta.kind, label: t.meta.label, truth: t.meta.truth,
+            rows: t.z ? t.z.length : 0, cols: t.z ? t.z[0].length : 0,
+            y: t.type === 'bar' ? t.y : null,
+            colors: t.marker && Array.isArray(t.marker.color) ? t.marker.color : null}))"""
+    )
+    kinds = [t["kind"] for t in traces]
+    # The digits CNN (first selected run with samples): 4 samples x (input, conv_1, output).
+    assert kinds.count("map") == 8 and kinds.count("probabilities") == 4, kinds
+    inputs = [t for t in traces if t["label"] == "input"]
+    assert all((t["rows"], t["cols"]) == (8, 8) for t in inputs), inputs
+    # conv_1: 16 channels of 8 x 8 in a 4 x 4 grid with one-pixel gaps.
+    layer = [t for t in traces if t["label"] == "layer conv_1"]
+    assert all((t["rows"], t["cols"]) == (35, 35) for t in layer), layer
+    for t in (t for t in traces if t["kind"] == "probabilities"):
+        assert len(t["y"]) == 10 and abs(sum(t["y"]) - 1) < 0.01, t["y"]
+        green = [k for k, c in enumerate(t["colors"]) if c == "#2ca02c"]
+        assert green == [t["truth"]], t
+    assert drawn(charts_of(frame, "samples")["charts"][0])

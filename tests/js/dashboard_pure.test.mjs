@@ -28,6 +28,7 @@ import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/pa
 import { pointGroups, projectedLayer } from "../../tb_plugin/static/panels/projection.js";
 import { hintonSquares } from "../../tb_plugin/static/panels/weights_hinton.js";
 import { overviewRows, shapeText } from "../../tb_plugin/static/panels/overview.js";
+import { arrayTraces, bySample, mosaic } from "../../tb_plugin/static/panels/samples.js";
 
 function run(name, extra = {}) {
   return {
@@ -297,4 +298,24 @@ test("model overview: layers in call order with their type, shape and what was r
   assert.deepEqual(rows[1].quantities, []); // not inspected
   assert.equal(shapeText(rows[1].shape), "(?, 4, 16)");
   assert.equal(shapeText([]), "?");
+});
+
+test("samples: cells by sample, channels side by side with gaps, one trace per array kind", () => {
+  const cells = [{ extra: { sample: "2" }, values: 2 }, { extra: { sample: "0" }, values: 0 }, { extra: {}, values: 9 }];
+  assert.deepEqual([...bySample(cells).keys()], [0, 2]);
+  // A 2 x 1 map of 3 channels: a 2 x 2 grid of channels (two columns), each scaled to 0..1.
+  const values = [[[0, 5, 1]], [[2, 5, 3]]];
+  assert.deepEqual(mosaic(values), [
+    [0, null, 0],
+    [1, null, 0],
+    [null, null, null],
+    [0, null, null],
+    [1, null, null],
+  ]);
+  assert.equal(arrayTraces(values, [2, 1, 3], "", "layer")[0].type, "heatmap");
+  const grey = arrayTraces([[[0.5], [1]]], [1, 2, 1], "2", "input")[0];
+  assert.deepEqual([grey.z, grey.xaxis], [[[0.5, 1]], "x2"]);
+  const sequence = arrayTraces([[1, 2], [3, 4], [5, 6]], [3, 2], "", "conv")[0];
+  assert.deepEqual(sequence.z, [[1, 3, 5], [2, 4, 6]]); // one row per channel, over time
+  assert.equal(arrayTraces([1, 2], [2], "", "dense")[0].type, "bar");
 });
