@@ -16,10 +16,7 @@ install: $(PY)
 	$(PY) -m tb_plugin.chart_bundle --optional
 
 demo: install
-	$(PY) examples/ctr_drift.py --logdir $(LOGDIR)/ctr
-	$(PY) examples/timeseries_conv1d.py --logdir $(LOGDIR)/timeseries
-	$(PY) examples/digits_cnn.py --logdir $(LOGDIR)/digits --epochs 10
-	$(PY) -m tensorboard.main --logdir $(LOGDIR) --host localhost --port $(PORT)
+	$(PY) examples/demo.py --logdir $(LOGDIR) --port $(PORT)
 
 test: install
 	$(PY) -m ruff check keras_inspect tb_plugin tests examples benchmarks

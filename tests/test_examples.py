@@ -29,6 +29,15 @@ def test_ctr_drift_quick_records_every_standard_quantity(tmp_path):
     assert {"loss", "val_loss"} <= set(frame.quantity)
     probes = frame[(frame.quantity == "probe_auc") & (frame.step == 2)]
     assert len(probes) == 9 * 5
+    from examples import replication
+
+    claims = replication.ctr_claims(frame)
+    assert [c.split(" (")[0] for c in claims] == [
+        "Guo Fig. 1",
+        "Guo Fig. 10",
+        "Guo Fig. 11",
+        "Guo Fig. 7",
+    ]
     # On whole test sets the recorded model AUC is the AUC the example computes after training.
     final = frame[(frame.quantity == "model_auc") & (frame.step == 2)].set_index("dataset").value
     for name, auc in aucs.items():
@@ -85,6 +94,13 @@ def test_digits_cnn_quick_reproduces_the_growth_of_input_entropy(tmp_path):
     capacity = frame[frame.quantity == "channel_capacity"]
     assert set(capacity["pair"]) == {"conv_1->conv_2"}
     assert {v.shape for v in capacity.value} == {(16, 32)}
+    # The replication report reads the same run (docs/replication.md).
+    from examples import replication
+
+    lines = replication.digits_claims(frame)
+    assert any(line.startswith("CNNSlicer 5.1") and "per_class_all" in line for line in lines)
+    assert any(line.startswith("Guo Fig. 9") for line in lines), lines  # the projections
+    assert any(line.startswith("Iuzzolino") for line in lines), lines
 
 
 @pytest.mark.slow
@@ -94,6 +110,33 @@ def test_compare_runs_trains_the_two_variants_into_one_logdir(tmp_path):
     results = compare_runs.main(["--quick", "--epochs", "1", "--logdir", str(tmp_path)])
     assert set(results) == {"ctr_4_layers", "ctr_3_layers"}
     frame = ki.load(tmp_path)
+    from examples import replication
+
+    assert len(replication.compare_claims(frame)) == 2
     layers = frame[frame.quantity == "neuron_mean"].groupby("run").layer.unique()
     assert "dense_4" in set(layers["ctr_4_layers"])
     assert "dense_4" not in set(layers["ctr_3_layers"])  # the paper's layer 4, removed
+
+
+def test_the_demo_trains_every_example_in_order_with_progress(tmp_path, monkeypatch, capsys):
+    from examples import compare_runs, ctr_drift, demo, digits_cnn, timeseries_conv1d
+
+    calls = []
+    for module in (ctr_drift, compare_runs, timeseries_conv1d, digits_cnn):
+        monkeypatch.setattr(
+            module, "main", lambda argv, name=module.__name__: calls.append((name, argv))
+        )
+    titles = demo.main(["--logdir", str(tmp_path), "--no-serve"])
+    assert [name.split(".")[-1] for name, _ in calls] == [
+        "ctr_drift",
+        "compare_runs",
+        "timeseries_conv1d",
+        "digits_cnn",
+    ]
+    assert calls[0][1] == ["--logdir", str(tmp_path / "ctr")]  # the CTR run the tab opens on
+    assert all(str(tmp_path) in argv[1] for _, argv in calls)  # one logdir for every run
+    printed = capsys.readouterr().out
+    assert f"[1/{len(titles)}] {titles[0]}" in printed and "[4/4] done in" in printed
+    assert demo.inspect_url("http://localhost:6006/") == (
+        "http://localhost:6006/?inspect_run=ctr#keras_inspect"
+    )

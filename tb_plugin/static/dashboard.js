@@ -52,7 +52,7 @@ function normaliseRun(entry) {
 class Dashboard {
   constructor(root) {
     this.root = root;
-    this.selection = new Selection();
+    this.selection = new Selection({ runs: runsFromUrl() });
     this.selectors = new Selectors(this.selection);
     this.generation = 0;
     this.renders = 0;
@@ -340,4 +340,19 @@ export async function start(firstRuns = null) {
   } catch (error) {
     root.append(el("p", { className: "ki-error", text: `The dashboard failed to start: ${errorText(error)}` }));
   }
+}
+
+/**
+ * Runs named in the page URL (`?inspect_run=ctr&inspect_run=ts#keras_inspect`), to open the
+ * tab on them; TensorBoard keeps unknown query parameters. The plugin's iframe is same-origin,
+ * so the address is the parent page's.
+ */
+export function runsFromUrl() {
+  let search = "";
+  try {
+    search = window.parent.location.search;
+  } catch (_) {
+    search = window.location.search;
+  }
+  return new URLSearchParams(search).getAll("inspect_run");
 }

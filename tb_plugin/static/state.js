@@ -41,9 +41,11 @@ export function stepAtOrBefore(steps, step) {
 }
 
 export class Selection {
-  constructor() {
+  /** `runs`: run names to show first (e.g. from the page URL); all runs when none matches. */
+  constructor({ runs = [] } = {}) {
     this.catalog = []; // [{run, steps, datasets, layers, quantities, classes, logs}]
     this.hiddenRuns = new Set();
+    this.firstRuns = runs.length ? new Set(runs) : null; // applied at the first catalogue
     this.hiddenDatasets = new Set();
     this.seenDatasets = new Set();
     this.dataset = null; // focus dataset (single-dataset views such as the correlation heatmap)
@@ -134,6 +136,12 @@ export class Selection {
     this.catalog = [...runInfos].sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
     const names = new Set(this.allRunNames);
     for (const run of [...this.hiddenRuns]) if (!names.has(run)) this.hiddenRuns.delete(run);
+    if (this.firstRuns && this.catalog.length) {
+      if (this.allRunNames.some((run) => this.firstRuns.has(run))) {
+        this.hiddenRuns = new Set(this.allRunNames.filter((run) => !this.firstRuns.has(run)));
+      }
+      this.firstRuns = null; // only the first catalogue: later choices are the user's
+    }
     this.datasetOrder.forEach((dataset, i) => {
       if (this.seenDatasets.has(dataset)) return;
       this.seenDatasets.add(dataset);

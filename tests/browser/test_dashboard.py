@@ -794,3 +794,10 @@ def test_samples_panel_shows_input_maps_and_probabilities(board, dashboard):
         green = [k for k, c in enumerate(t["colors"]) if c == "#2ca02c"]
         assert green == [t["truth"]], t
     assert drawn(charts_of(frame, "samples")["charts"][0])
+
+
+def test_the_page_url_can_name_the_runs_the_tab_opens_on(board, open_page):
+    page = open_page(f"{board.url}?inspect_run={TS_RUN}#keras_inspect")
+    frame = plugin_frame(page, TIMEOUT_S)
+    frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
+    assert run_boxes(frame) == {run: run == TS_RUN for run in ALL_RUNS}

@@ -319,3 +319,15 @@ test("samples: cells by sample, channels side by side with gaps, one trace per a
   assert.deepEqual(sequence.z, [[1, 3, 5], [2, 4, 6]]); // one row per channel, over time
   assert.equal(arrayTraces([1, 2], [2], "", "dense")[0].type, "bar");
 });
+
+test("selection: runs named at start are the only ones shown, once", () => {
+  const sel = new Selection({ runs: ["b"] });
+  sel.setCatalog([run("a"), run("b"), run("c")]);
+  assert.deepEqual(sel.selectedRuns.map((r) => r.run), ["b"]);
+  sel.setRunSelected("a", true);
+  sel.setCatalog([run("a"), run("b"), run("c")]); // a reload keeps the user's choice
+  assert.deepEqual(sel.selectedRuns.map((r) => r.run), ["a", "b"]);
+  const unknown = new Selection({ runs: ["zzz"] });
+  unknown.setCatalog([run("a"), run("b")]);
+  assert.deepEqual(unknown.selectedRuns.map((r) => r.run), ["a", "b"]); // no match: all
+});
