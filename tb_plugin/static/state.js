@@ -11,14 +11,19 @@ export const PSEUDO_LAYERS = new Set(["input"]);
 
 export const DEFAULT_DATASETS = 3;
 
-function unionInOrder(lists) {
-  const seen = new Set();
+export function unionInOrder(lists) {
+  // An item new to the union goes right after the item before it in its own list (so a run
+  // with an extra layer 4 puts it between layer 3 and the output, not after the output).
   const out = [];
   for (const list of lists) {
+    let after = -1; // position in `out` of the previous item of this list
     for (const item of list || []) {
-      if (!seen.has(item)) {
-        seen.add(item);
-        out.push(item);
+      const at = out.indexOf(item);
+      if (at >= 0) {
+        after = at;
+      } else {
+        out.splice(after + 1, 0, item);
+        after += 1;
       }
     }
   }

@@ -10,7 +10,7 @@ import test from "node:test";
 
 import { hashName, PALETTE, runColor, assignRunColors, datasetStyle } from "../../tb_plugin/static/colors.js";
 import { plotlyText } from "../../tb_plugin/static/dom.js";
-import { Selection, stepAtOrBefore, DEFAULT_DATASETS } from "../../tb_plugin/static/state.js";
+import { Selection, stepAtOrBefore, DEFAULT_DATASETS, unionInOrder } from "../../tb_plugin/static/state.js";
 import { metricsOf } from "../../tb_plugin/static/panels/loss.js";
 import { histogramLine, classOrder, classTitle } from "../../tb_plugin/static/panels/score_hist.js";
 import { subplotGrid } from "../../tb_plugin/static/charts.js";
@@ -27,7 +27,7 @@ import { byClass as intraByClass, layerFor, vectorsAt } from "../../tb_plugin/st
 import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/panels/channel_capacity.js";
 import { pointGroups, projectedLayer } from "../../tb_plugin/static/panels/projection.js";
 import { hintonSquares } from "../../tb_plugin/static/panels/weights_hinton.js";
-import { overviewRows, shapeText } from "../../tb_plugin/static/panels/overview.js";
+import { foldRows, overviewRows, shapeText } from "../../tb_plugin/static/panels/overview.js";
 import { arrayTraces, bySample, mosaic } from "../../tb_plugin/static/panels/samples.js";
 
 function run(name, extra = {}) {
@@ -330,4 +330,28 @@ test("selection: runs named at start are the only ones shown, once", () => {
   const unknown = new Selection({ runs: ["zzz"] });
   unknown.setCatalog([run("a"), run("b")]);
   assert.deepEqual(unknown.selectedRuns.map((r) => r.run), ["a", "b"]); // no match: all
+});
+
+test("model overview: runs of layers that were not inspected fold into one row", () => {
+  const row = (layer, type, position, quantities = [], shape = [8]) => ({ layer, type, position, params: 10, shape, quantities });
+  const folded = foldRows([
+    row("a_emb", "Embedding", 0),
+    row("b_emb", "Embedding", 1),
+    row("c_emb", "Embedding", 2, [], [6, 8]),
+    row("concat", "Concatenate", 3),
+    row("dense_1", "Dense", 4, ["neuron_mean"]),
+    row("dense_2", "Dense", 5, ["neuron_mean"]),
+  ]);
+  assert.deepEqual(folded.map((r) => [r.layer, r.count, r.params]), [["a_emb", 3, 30], ["concat", 1, 10], ["dense_1", 1, 10], ["dense_2", 1, 10]]);
+  assert.equal(folded[0].last.layer, "c_emb");
+  assert.equal(shapeText(folded[0].shape), "various");
+});
+
+test("layers of several runs merge in model order: an extra layer sits after its predecessor", () => {
+  const three = ["dense_1", "dense_2", "dense_3", "ctr"];
+  const four = ["dense_1", "dense_2", "dense_3", "dense_4", "ctr"];
+  assert.deepEqual(unionInOrder([three, four]), four);
+  assert.deepEqual(unionInOrder([four, three]), four);
+  assert.deepEqual(unionInOrder([["a", "b"], ["x", "b", "y"]]), ["x", "a", "b", "y"]);
+  assert.deepEqual(unionInOrder([["a", "a", "b"]]), ["a", "b"]);
 });

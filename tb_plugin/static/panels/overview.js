@@ -36,24 +36,46 @@ export function overviewRows(cells, quantityLayers = {}) {
     .sort((a, b) => a.position - b.position);
 }
 
+/**
+ * Rows for display: consecutive layers that were not inspected and share a type are folded into
+ * one row ({..., count, last}), so 34 embeddings take one line, not 34.
+ */
+export function foldRows(rows) {
+  const out = [];
+  for (const row of rows) {
+    const previous = out[out.length - 1];
+    if (previous && !row.quantities.length && !previous.quantities.length && previous.type === row.type) {
+      previous.count += 1;
+      previous.last = row;
+      previous.params += row.params;
+      if (shapeText(previous.shape) !== shapeText(row.shape)) previous.shape = null;
+    } else {
+      out.push({ ...row, count: 1, last: row });
+    }
+  }
+  return out;
+}
+
 /** "(8, 8, 16)" for a shape, with "?" for a dimension unknown until the model is called. */
 export function shapeText(shape) {
+  if (shape === null) return "various";
   return shape.length ? `(${shape.map((d) => (d < 0 ? "?" : String(d))).join(", ")})` : "?";
 }
 
 function table(rows, current, onPick) {
   const head = el("tr", { children: ["#", "layer", "type", "output shape", "parameters", "recorded"].map((t) => el("th", { text: t })) });
-  const body = rows.map((row) => {
+  const body = foldRows(rows).map((row) => {
     const inspected = row.quantities.length > 0;
+    const folded = row.count > 1;
     const name = inspected
       ? el("button", { className: "ki-layer-link", text: row.layer, attrs: { type: "button", "data-layer": row.layer, title: "Select this layer in every panel" } })
-      : el("span", { text: row.layer });
+      : el("span", { text: folded ? `${row.layer} … ${row.last.layer} (${row.count} layers)` : row.layer });
     if (inspected) name.addEventListener("click", () => onPick(row.layer));
     return el("tr", {
       className: row.layer === current ? "ki-current" : inspected ? "" : "ki-muted",
       attrs: { "data-layer": row.layer },
       children: [
-        el("td", { text: String(row.position) }),
+        el("td", { text: folded ? `${row.position}–${row.last.position}` : String(row.position) }),
         el("td", { children: [name] }),
         el("td", { text: row.type }),
         el("td", { text: shapeText(row.shape) }),
@@ -62,7 +84,8 @@ function table(rows, current, onPick) {
       ],
     });
   });
-  return el("table", { className: "ki-overview", children: [el("thead", { children: [head] }), el("tbody", { children: body })] });
+  const tableEl = el("table", { className: "ki-overview", children: [el("thead", { children: [head] }), el("tbody", { children: body })] });
+  return el("div", { className: "ki-overview-scroll", children: [tableEl] });
 }
 
 export default {
@@ -84,7 +107,7 @@ export default {
     }
     if (!ctx.isCurrent()) return;
     removeCharts(container);
-    container.querySelector(":scope > table.ki-overview")?.remove();
+    container.querySelector(":scope > .ki-overview-scroll")?.remove();
     if (error) {
       setMessage(container, "error", `Could not load the model overview of ${run.run}: ${errorText(error)}`);
       return;

@@ -116,12 +116,15 @@ function heatmapFigure(ctx, results, groups) {
     hovertemplate: "%{y} · step %{x}<br>saliency %{z:.4g}<extra></extra>",
   }));
   const layout = { ...grid.layout, margin: { l: 110, r: 10, t: maps.length > 1 ? 30 : 12, b: 44 } };
-  grid.suffixes.forEach((suffix) => {
+  grid.suffixes.forEach((suffix, k) => {
     layout[`xaxis${suffix}`].title = axisTitle("step");
     layout[`xaxis${suffix}`].showgrid = false;
     layout[`yaxis${suffix}`].type = "category";
     layout[`yaxis${suffix}`].automargin = true;
     layout[`yaxis${suffix}`].showgrid = false;
+    // Side by side, the group names of the first heatmap label every row: the others' names
+    // would be drawn over their neighbour.
+    if (k > 0) layout[`yaxis${suffix}`].showticklabels = false;
   });
   if (maps.length === 1) layout.annotations = [];
   return { traces, layout, count: maps.length };
