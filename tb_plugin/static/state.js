@@ -13,19 +13,27 @@ export const DEFAULT_DATASETS = 3;
 
 export function unionInOrder(lists) {
   // An item new to the union goes right after the item before it in its own list (so a run
-  // with an extra layer 4 puts it between layer 3 and the output, not after the output).
+  // with an extra layer 4 puts it between layer 3 and the output, not after the output), or,
+  // when none before it is known, before the next known one; items of a list that shares
+  // nothing with the others (another model) go at the end.
   const out = [];
   for (const list of lists) {
+    const items = list || [];
     let after = -1; // position in `out` of the previous item of this list
-    for (const item of list || []) {
+    items.forEach((item, i) => {
       const at = out.indexOf(item);
       if (at >= 0) {
         after = at;
-      } else {
-        out.splice(after + 1, 0, item);
-        after += 1;
+        return;
       }
-    }
+      let where = after + 1;
+      if (after < 0) {
+        const next = items.slice(i + 1).find((later) => out.includes(later));
+        where = next === undefined ? out.length : out.indexOf(next);
+      }
+      out.splice(where, 0, item);
+      after = where;
+    });
   }
   return out;
 }

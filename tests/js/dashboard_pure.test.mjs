@@ -352,6 +352,8 @@ test("layers of several runs merge in model order: an extra layer sits after its
   const four = ["dense_1", "dense_2", "dense_3", "dense_4", "ctr"];
   assert.deepEqual(unionInOrder([three, four]), four);
   assert.deepEqual(unionInOrder([four, three]), four);
-  assert.deepEqual(unionInOrder([["a", "b"], ["x", "b", "y"]]), ["x", "a", "b", "y"]);
+  assert.deepEqual(unionInOrder([["a", "b"], ["x", "b", "y"]]), ["a", "x", "b", "y"]);
+  // Another model's layers follow the first model's: the default layer stays the first run's.
+  assert.deepEqual(unionInOrder([["dense_1", "ctr"], ["conv_1", "conv_2"]]), ["dense_1", "ctr", "conv_1", "conv_2"]);
   assert.deepEqual(unionInOrder([["a", "a", "b"]]), ["a", "b"]);
 });
