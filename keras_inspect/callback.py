@@ -17,27 +17,29 @@ import numpy as np
 from keras_inspect import images
 from keras_inspect.capture import Capture, CaptureResult, default_layers, model_layers
 from keras_inspect.checkpoint import (
-    MIN_CAPACITY_ROWS,
     SAMPLES,
     CheckpointComputer,
     Guard,
     Record,
-    Task,
 )
-from keras_inspect.datasets import LabelKind, Sample, class_indices, prepare_datasets
+from keras_inspect.config import (
+    check_labels,
+    check_layer_pairs,
+    check_layer_spec,
+    check_log_dir,
+    check_row_counts,
+    drop,
+    task_for,
+)
+from keras_inspect.datasets import Sample, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
 from keras_inspect.presets import (
     HEADLINE,
-    NEEDS_CLASSES,
-    NEEDS_CONTINUOUS,
     NEEDS_GRADIENTS,
-    NEEDS_LABELS,
-    NEEDS_TRAIN,
     resolve_quantities,
 )
 from keras_inspect.projector import METHODS, ProjectionJob, Projector, job_rows, labels_column
-from keras_inspect.quantities import entropy
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
 from keras_inspect.worker import Worker
@@ -127,7 +129,7 @@ class InspectCallback(keras.callbacks.Callback):
         asynchronous: bool = True,
     ) -> None:
         super().__init__()
-        self.log_dir = _check_log_dir(log_dir)
+        self.log_dir = check_log_dir(log_dir)
         self.schedule = Schedule.from_args(every_n_epochs, every_n_steps, at)
         if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
             raise ConfigError(
@@ -143,15 +145,15 @@ class InspectCallback(keras.callbacks.Callback):
                 "'user': 'user_embedding'}."
             )
         self.quantities, self._explicit = resolve_quantities(quantities)
-        self.layer_spec = _check_layer_spec(layers)
+        self.layer_spec = check_layer_spec(layers)
         self.samples: dict[str, Sample] = prepare_datasets(datasets, max_samples, seed)
-        _check_labels(self.samples, self.quantities, self._explicit)
-        _check_row_counts(self.samples, self.quantities, self._explicit)
+        check_labels(self.samples, self.quantities, self._explicit)
+        check_row_counts(self.samples, self.quantities, self._explicit)
         self.max_samples = max_samples
         self.feature_groups = feature_groups
         self.seed = seed
         self.output = output
-        self.layer_pairs = _check_layer_pairs(layer_pairs)
+        self.layer_pairs = check_layer_pairs(layer_pairs)
         self.guard = Guard(strict=strict)
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
@@ -310,7 +312,7 @@ class InspectCallback(keras.callbacks.Callback):
                     "fewer than two inspected layers have feature maps (conv or sequence "
                     "outputs); name them in layers= or pass layer_pairs=",
                 )
-        task = _task_for(self.samples, quantities, self._explicit, widths.pop())
+        task = task_for(self.samples, quantities, self._explicit, widths.pop())
         self._capture = capture
         self._model_records = _model_records(model, probed[0])
         self._kernel_layers = (
@@ -344,7 +346,7 @@ class InspectCallback(keras.callbacks.Callback):
 
     def _leave_out(self, quantities: tuple[str, ...], names, reason: str) -> tuple[str, ...]:
         """``quantities`` without ``names`` (logged), or a ConfigError if the user listed them."""
-        return tuple(_drop(list(quantities), frozenset(names), self._explicit, reason))
+        return tuple(drop(list(quantities), frozenset(names), self._explicit, reason))
 
     def _process(self, job: _Checkpoint) -> None:
         """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
@@ -517,46 +519,6 @@ def _kernel_copy(layer: keras.layers.Layer) -> np.ndarray | None:
     return np.array(keras.ops.convert_to_numpy(kernel))
 
 
-def _check_log_dir(log_dir: Any) -> str:
-    if not isinstance(log_dir, str | os.PathLike) or not os.fspath(log_dir):
-        raise ConfigError(
-            f"log_dir must be a directory path, got {log_dir!r}; e.g. log_dir='logs/run1'."
-        )
-    path = os.fspath(log_dir)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(
-            f"log_dir={path!r} is a file; expected a directory (it is created if missing). "
-            "Choose another path, e.g. os.path.join('logs', 'run1')."
-        )
-    inspect_dir = os.path.join(path, metadata.RUN_SUBDIR)
-    if os.path.exists(inspect_dir) and not os.path.isdir(inspect_dir):
-        raise ConfigError(
-            f"{inspect_dir!r} is a file, but the callback writes its event files there; "
-            "remove it or choose another log_dir."
-        )
-    return path
-
-
-def _check_layer_pairs(pairs: Any) -> tuple[tuple[str, str], ...] | None:
-    """``layer_pairs`` as a tuple of (name, name), or ConfigError."""
-    if pairs is None:
-        return None
-    ok = isinstance(pairs, Sequence) and not isinstance(pairs, str) and len(pairs) > 0
-    ok = ok and all(
-        isinstance(p, Sequence)
-        and not isinstance(p, str)
-        and len(p) == 2
-        and all(isinstance(n, str) for n in p)
-        for p in pairs
-    )
-    if not ok:
-        raise ConfigError(
-            f"layer_pairs must be None or a non-empty list of (layer name, layer name) pairs, "
-            f"got {pairs!r}; e.g. layer_pairs=[('conv_1', 'conv_2')]."
-        )
-    return tuple((str(a), str(b)) for a, b in pairs)
-
-
 def _capacity_pairs(
     result: CaptureResult, layers: list, wanted: tuple | None, model: keras.Model
 ) -> list[tuple[str, str]]:
@@ -580,26 +542,6 @@ def _capacity_pairs(
                     f"capacity needs convolutional or sequence layers such as {maps or 'Conv2D'}."
                 )
     return list(wanted)
-
-
-def _check_layer_spec(layers: Any) -> tuple[str, ...] | None:
-    if layers is None:
-        return None
-    items = [layers] if isinstance(layers, str) else layers
-    if not isinstance(items, Sequence) or not items or not all(isinstance(i, str) for i in items):
-        raise ConfigError(
-            f"layers must be None, a layer name or regex, or a non-empty list of them, got "
-            f"{layers!r}; e.g. layers=['dense_1', r'conv\\d+']."
-        )
-    for item in items:
-        try:
-            re.compile(item)
-        except re.error as error:
-            raise ConfigError(
-                f"layers entry {item!r} is neither a layer name nor a valid regular expression "
-                f"({error})."
-            ) from None
-    return tuple(items)
 
 
 def _select_layers(model: keras.Model, spec: tuple[str, ...] | None) -> list:
@@ -745,120 +687,3 @@ def _input_names(model: keras.Model) -> list[str]:
         return [tensor.name for tensor in model.inputs]
     except (AttributeError, TypeError, ValueError):
         return []  # subclassed models have no symbolic inputs
-
-
-def _check_labels(samples: dict[str, Sample], quantities: Sequence[str], explicit: bool) -> None:
-    """Model-independent label checks: NaN is caught earlier; here train and class counts."""
-    wanted = set(quantities)
-    labelled = {n: s for n, s in samples.items() if s.y is not None}
-    if explicit and wanted & NEEDS_TRAIN:
-        train = samples.get("train")
-        if train is None or train.y is None:
-            names = sorted(wanted & NEEDS_TRAIN)
-            state = "missing" if train is None else "unlabelled"
-            raise ConfigError(
-                f"{names} fit their probes on a labelled dataset named 'train', but datasets "
-                f"has {sorted(samples)} and 'train' is {state}. "
-                "Add datasets['train'] = (x_train, y_train) or drop the probe quantities."
-            )
-    if explicit and wanted & NEEDS_LABELS and not labelled:
-        raise ConfigError(
-            f"{sorted(wanted & NEEDS_LABELS)} need labels, but no dataset has y. Pass (x, y) "
-            "pairs or choose label-free quantities (e.g. quantities='light')."
-        )
-    unlabelled = sorted(name for name, s in samples.items() if s.y is None)
-    if labelled and unlabelled and wanted & NEEDS_LABELS:
-        logger.info(
-            "keras_inspect: datasets %s have no labels: they get the label-free quantities "
-            "only (not %s; entropy_intra for all samples, not per class).",
-            unlabelled,
-            sorted(wanted & NEEDS_LABELS),
-        )
-
-
-def _check_row_counts(
-    samples: dict[str, Sample], quantities: Sequence[str], explicit: bool
-) -> None:
-    """Datasets too small for the kNN entropy (k neighbours) or the capacity's sample pairs.
-
-    An explicit list is refused with the numbers; with a preset, the quantity leaves those
-    datasets out (said once here, and the checkpoint skips them).
-    """
-    needs = {
-        "entropy_inter": (entropy.DEFAULT_K + 1, f"its k = {entropy.DEFAULT_K} nearest neighbours"),
-        "channel_capacity": (MIN_CAPACITY_ROWS, "pairs of samples' feature-map distances"),
-    }
-    for quantity, (least, why) in needs.items():
-        if quantity not in quantities:
-            continue
-        small = {name: len(s) for name, s in samples.items() if len(s) < least}
-        if not small:
-            continue
-        listed = ", ".join(f"{name!r} has {rows}" for name, rows in sorted(small.items()))
-        if explicit:
-            raise ConfigError(
-                f"{quantity} needs at least {least} rows per dataset ({why}), but {listed}. "
-                f"Give those datasets at least {least} rows or drop {quantity} from quantities."
-            )
-        logger.info(
-            "keras_inspect: %s leaves out datasets with fewer than %d rows (%s): %s.",
-            quantity,
-            least,
-            why,
-            listed,
-        )
-
-
-def _task_for(
-    samples: dict[str, Sample], quantities: Sequence[str], explicit: bool, width: int
-) -> Task:
-    kinds = {s.label_kind for s in samples.values() if s.y is not None}
-    if not kinds:
-        kind = LabelKind.NONE
-    elif LabelKind.CONTINUOUS in kinds or (width == 1 and kinds != {LabelKind.BINARY}):
-        kind = LabelKind.CONTINUOUS
-    else:
-        kind = LabelKind.BINARY if width == 1 else LabelKind.MULTICLASS
-    wanted = list(quantities)
-    if kind != LabelKind.CONTINUOUS:
-        wanted = _drop(wanted, NEEDS_CONTINUOUS, explicit, f"labels are {kind}, not continuous")
-    if kind not in (LabelKind.BINARY, LabelKind.MULTICLASS):
-        wanted = _drop(wanted, NEEDS_CLASSES, explicit, f"labels are {kind}, not classes")
-    if "train" not in samples or samples["train"].y is None:
-        wanted = _drop(wanted, NEEDS_TRAIN, explicit, "there is no labelled 'train' dataset")
-    if kind in (LabelKind.BINARY, LabelKind.MULTICLASS):
-        _check_classes(samples, set(wanted) & NEEDS_CLASSES, width)
-    return Task(kind, tuple(wanted))
-
-
-def _drop(wanted: list[str], names: frozenset, explicit: bool, reason: str) -> list[str]:
-    dropped = [q for q in wanted if q in names]
-    if dropped and explicit:
-        raise ConfigError(
-            f"quantities {dropped} cannot be computed because {reason}. Drop them from "
-            "quantities, or use a preset, which leaves out what does not apply."
-        )
-    if dropped:
-        logger.info("keras_inspect: leaving out %s because %s.", dropped, reason)
-    return [q for q in wanted if q not in names]
-
-
-def _check_classes(samples: dict[str, Sample], needing: set[str], width: int) -> None:
-    if not needing:
-        return
-    for name, sample in samples.items():
-        if sample.y is None:
-            continue
-        classes = np.unique(class_indices(sample.y))
-        if len(classes) < 2:
-            raise ConfigError(
-                f"datasets[{name!r}] has 1 class in y ({classes.tolist()}, shape "
-                f"{sample.y.shape}); {sorted(needing)} need at least 2. Pass a sample with both "
-                "classes, pass x alone for a label-free dataset, or drop those quantities."
-            )
-        if width > 1 and classes.max() >= width:
-            raise ConfigError(
-                f"datasets[{name!r}] has class {int(classes.max())} in y, but the scored model "
-                f"output has {width} units; labels must be class indices below {width} or "
-                "one-hot rows of that width."
-            )

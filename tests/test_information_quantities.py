@@ -108,4 +108,5 @@ def test_a_preset_leaves_small_and_unlabelled_datasets_out_and_says_so(tmp_path,
     assert set(inter.dataset) == {"train", "serving"}  # not the 8-row dataset
     labelled_only = frame[frame.quantity == "model_auc"]
     assert set(labelled_only.dataset) == {"train", "tiny"}
-    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")], said
+    ours = [r for r in caplog.records if r.name.startswith("keras_inspect")]
+    assert not [r for r in ours if r.levelname in ("WARNING", "ERROR")], said  # info only
