@@ -460,19 +460,7 @@ def values_impl(
     reads whole series in the background (see :func:`_read_at`).
     """
     info = indexes.run(provider, ctx, experiment_id, run)
-    series = [
-        s
-        for s in info.of(quantity)
-        if not s.is_scalar
-        and (dataset is None or s.dataset == dataset)
-        and (layer is None or s.layer == layer)
-    ]
-    if not series:
-        raise errors.NotFoundError(
-            f"run {run!r} has no array quantity {quantity!r}"
-            + (f" for dataset {dataset!r}" if dataset is not None else "")
-            + (f" for layer {layer!r}" if layer is not None else "")
-        )
+    series = _array_series(info, quantity, dataset, layer)
     found = _read_at(
         provider,
         ctx,
@@ -530,16 +518,7 @@ def history_impl(
     is refused with a 400, as is an answer above ``MAX_HISTORY_NUMBERS`` numbers.
     """
     info = indexes.run(provider, ctx, experiment_id, run)
-    series = [
-        s
-        for s in info.of(quantity)
-        if not s.is_scalar and s.dataset == dataset and s.layer == layer
-    ]
-    if not series:
-        raise errors.NotFoundError(
-            f"run {run!r} has no array quantity {quantity!r} for dataset {dataset!r} "
-            f"and layer {layer!r}"
-        )
+    series = _array_series(info, quantity, dataset, layer)
     found = cache.read(
         experiment_id,
         [(info.tb_run, s) for s in series],
@@ -568,6 +547,27 @@ def history_impl(
             }
         )
     return {"run": run, "quantity": quantity, "dataset": dataset, "layer": layer, "cells": cells}
+
+
+def _array_series(
+    info: RunInfo, quantity: str, dataset: str | None, layer: str | None
+) -> list[SeriesInfo]:
+    """The array (non-scalar) series of ``quantity`` in a run, narrowed to a dataset and layer
+    when given; 404 when none is left."""
+    series = [
+        s
+        for s in info.of(quantity)
+        if not s.is_scalar
+        and (dataset is None or s.dataset == dataset)
+        and (layer is None or s.layer == layer)
+    ]
+    if not series:
+        raise errors.NotFoundError(
+            f"run {info.run!r} has no array quantity {quantity!r}"
+            + (f" for dataset {dataset!r}" if dataset is not None else "")
+            + (f" for layer {layer!r}" if layer is not None else "")
+        )
+    return series
 
 
 def logs_impl(

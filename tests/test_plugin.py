@@ -531,3 +531,18 @@ def test_history_gives_every_checkpoint_of_each_class_vector(tmp_path):
         == 404
     )
     assert get(client, "history", run="a", quantity="entropy_intra", layer="conv")[0] == 400
+
+
+def test_history_refuses_answers_above_its_size_limit(tmp_path, monkeypatch):
+    from tb_plugin import data
+
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in range(3):
+            writer.write(step, "neuron_mean", np.ones(10, np.float32), dataset="t", layer="d")
+    client, _, _ = serve(tmp_path)
+    monkeypatch.setattr(data, "MAX_HISTORY_NUMBERS", 25)  # 3 checkpoints x 10 units = 30
+    status, reason = get(client, "history", run="a", quantity="neuron_mean", dataset="t", layer="d")
+    assert status == 400 and "more than 25 numbers" in reason and "/values" in reason
+    monkeypatch.setattr(data, "MAX_HISTORY_NUMBERS", 30)
+    status, answer = get(client, "history", run="a", quantity="neuron_mean", dataset="t", layer="d")
+    assert status == 200 and answer["cells"][0]["steps"] == [0, 1, 2]

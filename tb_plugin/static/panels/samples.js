@@ -5,7 +5,7 @@
 // true class marked). At the chosen checkpoint, first selected run that has them.
 
 import { chartDiv, draw, removeCharts, setMessage, subplotGrid } from "../charts.js";
-import { allFailed, hasLayer, joinNotes } from "../panel_kit.js";
+import { allFailed, failureText, hasLayer, joinNotes } from "../panel_kit.js";
 
 const MAPS = "feature_maps";
 const PROBS = "prediction_probs";
@@ -101,7 +101,12 @@ export default {
       return;
     }
     const step = ctx.stepFor(run);
-    const get = (quantity, filters) => ctx.model.fetchValues(run.run, quantity, step, { dataset, ...filters }).catch(() => null);
+    const failed = [];
+    const get = (quantity, filters) =>
+      ctx.model.fetchValues(run.run, quantity, step, { dataset, ...filters }).catch((error) => {
+        failed.push({ run, error }); // the other columns are still drawn; the note says why
+        return null;
+      });
     const [inputs, maps, probs] = await Promise.all([
       hasLayer(run, MAPS, "input") ? get(MAPS, { layer: "input" }) : null,
       hasLayer(run, MAPS, layer) ? get(MAPS, { layer }) : null,
@@ -114,7 +119,7 @@ export default {
       ["output", bySample(probs && probs.cells.filter((c) => c.dataset === dataset))],
     ].filter(([, cells]) => cells.size);
     const samples = [...new Set(columns.flatMap(([, cells]) => [...cells.keys()]))].sort((a, b) => a - b);
-    if (allFailed(container, samples.length, [], `No samples of dataset "${dataset}" at or before step ${ctx.state.step}.`)) return;
+    if (allFailed(container, samples.length, failed, `No samples of dataset "${dataset}" at or before step ${ctx.state.step}.`)) return;
     const titles = samples.flatMap((i) => columns.map(([name]) => `sample ${i} · ${name}`));
     const grid = subplotGrid(titles, { cols: columns.length, xGap: 0.05, yGap: 0.3 / samples.length });
     const traces = [];
@@ -141,7 +146,12 @@ export default {
     setMessage(
       container,
       "note",
-      joinNotes(`${run.run} · ${dataset} · step ${used ? used.step : step}`, hasLayer(run, MAPS, layer) ? "" : `layer "${layer}" has no feature maps`, ctx.runs.length > 1 ? "first selected run with them" : ""),
+      joinNotes(
+        `${run.run} · ${dataset} · step ${used ? used.step : step}`,
+        hasLayer(run, MAPS, layer) ? "" : `layer "${layer}" has no feature maps`,
+        ctx.runs.length > 1 ? "first selected run with them" : "",
+        failureText(failed),
+      ),
     );
     await draw(div, traces, layout, ctx);
   },
