@@ -14,3 +14,14 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def _seeded():
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(scope="session")
+def example_runs(tmp_path_factory):
+    """Every example trained once, in parallel (see ``tests/example_runs.py``)."""
+    from tests.example_runs import train_examples
+
+    try:
+        return train_examples(str(tmp_path_factory.mktemp("examples")))
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)

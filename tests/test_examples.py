@@ -1,19 +1,23 @@
-"""Every example runs with --quick, and what it records is complete."""
+"""Every example runs with --quick, and what it records is complete.
+
+The examples are trained once per session by the ``example_runs`` fixture (arguments in
+``tests/example_runs.py``), in subprocesses, exactly as ``main(argv)``; these tests read what
+each one returned and wrote.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 import keras_inspect as ki
-from examples import ctr_drift
 
 
 @pytest.mark.slow
-def test_ctr_drift_quick_records_every_standard_quantity(tmp_path):
+def test_ctr_drift_quick_records_every_standard_quantity(example_runs):
     # 1,000 rows per quick test day: the callback's samples are the whole test sets.
-    aucs = ctr_drift.main(["--quick", "--logdir", str(tmp_path / "ctr"), "--max-samples", "1000"])
+    aucs = example_runs.results["ctr"]
     assert set(aucs) == {"train", *(f"test{d}" for d in range(1, 9))}
-    frame = ki.load(tmp_path)
+    frame = ki.load(example_runs.logdir("ctr"))
     assert set(frame.run) == {"ctr"}
     assert sorted(frame.step.unique()) == [0, 1, 2]
     assert set(frame.dataset) - {""} == set(aucs)
@@ -46,13 +50,13 @@ def test_ctr_drift_quick_records_every_standard_quantity(tmp_path):
 
 
 @pytest.mark.slow
-def test_timeseries_conv1d_quick_records_the_tsviz_quantities(tmp_path):
+def test_timeseries_conv1d_quick_records_the_tsviz_quantities(example_runs):
     from examples import timeseries_conv1d
 
-    errors = timeseries_conv1d.main(["--quick", "--logdir", str(tmp_path / "ts"), "--epochs", "3"])
+    errors = example_runs.results["ts"]  # --quick --epochs 3
     assert set(errors) == {"train", "test"}
     assert errors["train"] < 0.05  # scaled units: the series' variance is 1
-    frame = ki.load(tmp_path)
+    frame = ki.load(example_runs.logdir("ts"))
     assert sorted(frame.step.unique()) == [0, 1, 2]
     classifier_only = {
         "model_auc",
@@ -78,13 +82,11 @@ def test_timeseries_conv1d_quick_records_the_tsviz_quantities(tmp_path):
 
 
 @pytest.mark.slow
-def test_digits_cnn_quick_reproduces_the_growth_of_input_entropy(tmp_path):
-    from examples import digits_cnn
-
-    entropies = digits_cnn.main(["--quick", "--logdir", str(tmp_path / "digits"), "--epochs", "2"])
+def test_digits_cnn_quick_reproduces_the_growth_of_input_entropy(example_runs):
+    entropies = example_runs.results["digits"]  # --quick --epochs 2
     values = list(entropies.values())  # 25, 50, 100 and all (~126) training images per class
     assert values == sorted(values) and values[0] < values[-1] - 1.0, entropies
-    frame = ki.load(tmp_path)
+    frame = ki.load(example_runs.logdir("digits"))
     expected = set(ki.PRESETS["full"]) - {"probe_r2"}
     assert expected <= set(frame.quantity), expected - set(frame.quantity)
     confusion = frame[(frame.quantity == "confusion_matrix") & (frame.dataset == "test")]
@@ -104,12 +106,10 @@ def test_digits_cnn_quick_reproduces_the_growth_of_input_entropy(tmp_path):
 
 
 @pytest.mark.slow
-def test_compare_runs_trains_the_two_variants_into_one_logdir(tmp_path):
-    from examples import compare_runs
-
-    results = compare_runs.main(["--quick", "--epochs", "1", "--logdir", str(tmp_path)])
+def test_compare_runs_trains_the_two_variants_into_one_logdir(example_runs):
+    results = example_runs.results["compare"]  # --quick --epochs 1
     assert set(results) == {"ctr_4_layers", "ctr_3_layers"}
-    frame = ki.load(tmp_path)
+    frame = ki.load(example_runs.logdir("compare"))
     from examples import replication
 
     assert len(replication.compare_claims(frame)) == 2

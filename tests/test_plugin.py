@@ -14,7 +14,6 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 from werkzeug import wrappers
 
-from examples import ctr_drift
 from keras_inspect.writer import InspectWriter
 from tb_plugin import loader, metadata
 from tb_plugin.plugin import InspectPlugin
@@ -61,12 +60,9 @@ def record_calls(provider, method, what):
 
 
 @pytest.fixture(scope="module")
-def ctr_logdir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("plugin_logs")
-    ctr_drift.main(
-        ["--quick", "--epochs", "2", "--max-samples", "500", "--logdir", str(root / "ctr")]
-    )
-    return root
+def ctr_logdir(example_runs):
+    """The quick CTR example's logdir (3 checkpoints, shared with other tests: read only)."""
+    return example_runs.logdir("ctr")
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +76,7 @@ def test_runs_lists_axes_in_model_and_user_order(client):
     assert status == 200 and answer["version"] == metadata.FORMAT_VERSION
     (run,) = answer["runs"]
     assert run["run"] == "ctr"
-    assert run["steps"] == [0, 1]
+    assert run["steps"] == [0, 1, 2]
     assert run["datasets"] == ["train", *(f"test{d}" for d in range(1, 9))]
     assert run["layers"] == ["dense_1", "dense_2", "dense_3", "dense_4", "ctr"]
     assert {"model_auc", "neuron_mean", "correlation_matrix", "probe_auc"} <= set(run["quantities"])
@@ -125,13 +121,13 @@ def test_values_pick_the_latest_checkpoint_at_or_before_step(client, ctr_logdir)
         layer="dense_4",
         dataset="test3",
     )
-    assert status == 200 and answer["step"] == 1
+    assert status == 200 and answer["step"] == 2
     (cell,) = answer["cells"]
     expected = frame[
         (frame.quantity == "neuron_mean")
         & (frame.layer == "dense_4")
         & (frame.dataset == "test3")
-        & (frame.step == 1)
+        & (frame.step == 2)
     ].value.iloc[0]
     assert cell["shape"] == [32]
     np.testing.assert_allclose(cell["values"], expected, atol=1e-4)
@@ -159,7 +155,7 @@ def test_logs_come_from_the_callback_and_from_keras_runs(client):
     (part,) = answer["runs"]
     sources = {(s["name"], s["source"]) for s in part["series"]}
     assert {("loss", "inspect"), ("loss", "train"), ("loss", "validation")} <= sources
-    assert all(len(s["steps"]) == len(s["values"]) == 2 for s in part["series"])
+    assert all(len(s["steps"]) == len(s["values"]) == 3 for s in part["series"])
 
 
 @pytest.mark.slow

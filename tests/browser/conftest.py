@@ -4,8 +4,8 @@ Everything expensive is made once per session and shared by every test:
 
 * a logdir with two runs of the CTR example (``ctr`` and ``ctr2``, two seeds), one of the
   time-series example (``ts``) and one of the digits CNN (``digits``, both the ``full``
-  preset), each trained in its own subprocess in parallel, and a small synthetic run whose name
-  is an HTML tag;
+  preset), copied from the session's ``example_runs`` (``tests/example_runs.py``), and a small
+  synthetic run whose name is an HTML tag;
 * one ``tensorboard`` per ``--load_fast`` mode on its own copy of that logdir (the live-update
   test appends to its copy), and one per mode on a logdir with nothing but a Keras scalar;
 * one headless Chromium. Each test opens its own page (a fresh browser context).
@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -37,67 +35,16 @@ from benchmarks.plugin_latency import (
     plugin_frame,
     write_synthetic_run,
 )
+from tests.example_runs import CTR_STEPS
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOAD_FAST_MODES = ("true", "false")
 HOSTILE_RUN = "<img src=x onerror=alert(1)>"
 CTR_RUNS = ("ctr", "ctr2")
 TS_RUN = "ts"  # the TSViz-shaped Conv1D forecaster: input saliency and filter clusters
 DIGITS_RUN = "digits"  # the digits CNN: prediction entropies and the confusion matrix
 ALL_RUNS = (*CTR_RUNS, TS_RUN, DIGITS_RUN, HOSTILE_RUN)
-CTR_STEPS = [0, 1]  # --epochs 2
+DIGITS_STEPS = [0, 1]  # --epochs 2 (tests/example_runs.py)
 TIMEOUT_S = 30
-
-# The CTR example, trained for real (about 17 s per run); each run in its own process so that
-# TensorFlow's warnings stay out of pytest's warnings-as-errors and the two runs overlap.
-_TRAIN = (
-    "import sys; sys.path.insert(0, {repo!r}); from examples import ctr_drift; "
-    "ctr_drift.main(['--quick', '--logdir', {logdir!r}, '--max-samples', '500', "
-    "'--epochs', '2', '--seed', {seed!r}])"
-)
-
-
-_TRAIN_TS = (
-    "import sys; sys.path.insert(0, {repo!r}); from examples import timeseries_conv1d; "
-    "timeseries_conv1d.main(['--quick', '--logdir', {logdir!r}, '--epochs', '2'])"
-)
-
-
-_TRAIN_DIGITS = (
-    "import sys; sys.path.insert(0, {repo!r}); from examples import digits_cnn; "
-    "digits_cnn.main(['--quick', '--logdir', {logdir!r}, '--epochs', '2'])"
-)
-
-
-def _train_ctr_runs(root: str) -> None:
-    jobs = []
-    codes = [
-        (run, _TRAIN.format(repo=REPO, logdir=os.path.join(root, "logs", run), seed=str(seed)))
-        for seed, run in enumerate(CTR_RUNS)
-    ]
-    codes.append((TS_RUN, _TRAIN_TS.format(repo=REPO, logdir=os.path.join(root, "logs", TS_RUN))))
-    digits = os.path.join(root, "logs", DIGITS_RUN)
-    codes.append((DIGITS_RUN, _TRAIN_DIGITS.format(repo=REPO, logdir=digits)))
-    for run, code in codes:
-        log = open(os.path.join(root, f"{run}.train.log"), "w")  # closed once the run ends
-        process = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=REPO,
-            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-        )
-        jobs.append((run, process, log))
-    failures = []
-    for run, process, log in jobs:
-        code = process.wait(timeout=600)
-        log.close()
-        if code != 0:
-            with open(log.name, errors="replace") as f:
-                failures.append(f"training run {run!r} exited with {code}:\n{f.read()[-3000:]}")
-    if failures:
-        pytest.fail("\n\n".join(failures), pytrace=False)
 
 
 def _wait_for_runs(board: TensorBoard, expected: dict[str, list[int]]) -> None:
@@ -125,11 +72,14 @@ def _wait_for_runs(board: TensorBoard, expected: dict[str, list[int]]) -> None:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory) -> Iterator[dict[tuple[str, str], TensorBoard]]:
+def servers(tmp_path_factory, example_runs) -> Iterator[dict[tuple[str, str], TensorBoard]]:
     """Every tensorboard of the session, keyed by (logdir kind, load_fast mode)."""
     root = str(tmp_path_factory.mktemp("ki_browser"))
-    _train_ctr_runs(root)
+    for run in (*CTR_RUNS, TS_RUN, DIGITS_RUN):
+        source = os.path.join(example_runs.logdir(run), run)
+        shutil.copytree(source, os.path.join(root, "logs", run))
     write_synthetic_run(os.path.join(root, "logs", HOSTILE_RUN), CTR_STEPS, seed=7)
+    steps = {run: CTR_STEPS for run in ALL_RUNS} | {DIGITS_RUN: DIGITS_STEPS}
     # A logdir without any keras_inspect data: only a Keras loss as a native scalar.
     from keras_inspect.writer import InspectWriter
     from tb_plugin.metadata import keras_log_tag
@@ -149,7 +99,7 @@ def servers(tmp_path_factory) -> Iterator[dict[tuple[str, str], TensorBoard]]:
         for board in boards.values():
             board.wait_ready()
         for mode in LOAD_FAST_MODES:
-            _wait_for_runs(boards["ctr", mode], {run: CTR_STEPS for run in ALL_RUNS})
+            _wait_for_runs(boards["ctr", mode], steps)
         yield boards
     finally:
         for board in boards.values():
@@ -163,6 +113,16 @@ def board(request, browser, servers) -> TensorBoard:
     ``browser`` comes first so that a missing Chromium fails before any training starts.
     """
     return servers["ctr", request.param]
+
+
+@pytest.fixture(scope="session")
+def fast_board(browser, servers) -> TensorBoard:
+    """tensorboard on the same logdir, ``--load_fast=true`` only.
+
+    For tests of one panel's interaction: reading through either data provider is covered by
+    the tests on ``board`` (``test_every_panel_draws_data`` draws every panel in both modes).
+    """
+    return servers["ctr", "true"]
 
 
 @pytest.fixture(scope="session", params=LOAD_FAST_MODES, ids=lambda m: f"load_fast={m}")

@@ -435,9 +435,9 @@ _STATES_AT_FIRST_RENDER_JS = """
 """
 
 
-def test_panels_in_view_are_drawn_first(board, open_page):
+def test_panels_in_view_are_drawn_first(fast_board, open_page):
     page = open_page(
-        f"{board.url}#keras_inspect", height=700, init_script=_STATES_AT_FIRST_RENDER_JS
+        f"{fast_board.url}#keras_inspect", height=700, init_script=_STATES_AT_FIRST_RENDER_JS
     )
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
@@ -525,8 +525,8 @@ def test_live_update_after_reload(board, dashboard):
     assert any(len(y) == WIDE_UNITS for y in neuron_values(frame))
 
 
-def test_gradient_panels_of_a_conv_layer(board, dashboard):
-    _, frame = dashboard(board)
+def test_gradient_panels_of_a_conv_layer(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     choose_layer(frame, "conv_1")
     # Feature-group saliency: a heatmap row per group; bars of the CTR embeddings and the input.
     saliency = charts_of(frame, "saliency")
@@ -604,8 +604,8 @@ def test_gradient_panels_of_a_conv_layer(board, dashboard):
     assert drawn(charts_of(frame, "input_saliency")["charts"][0])
 
 
-def test_prediction_entropy_and_inter_sample_entropy_panels(board, dashboard):
-    _, frame = dashboard(board)
+def test_prediction_entropy_and_inter_sample_entropy_panels(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     info = frame.evaluate(
         """() => {
           const lines = document.querySelector('[data-chart=entropy_lines]');
@@ -639,8 +639,8 @@ _CAPACITY_JS = """
 """
 
 
-def test_intra_sample_entropy_and_channel_capacity_panels(board, dashboard):
-    _, frame = dashboard(board)
+def test_intra_sample_entropy_and_channel_capacity_panels(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     # Intra-sample entropy: the default layer (a Dense layer of the CTR runs) has no maps, so
     # the panel shows the first layer of the digits CNN that has: one subplot per channel,
     # one line per class plus all samples, and the classes x channels view at the cursor.
@@ -686,8 +686,8 @@ def test_intra_sample_entropy_and_channel_capacity_panels(board, dashboard):
     assert drawn(charts_of(frame, "channel_capacity")["charts"][0])
 
 
-def test_projection_panel_colours_rows_by_label_and_follows_the_cursor(board, dashboard):
-    _, frame = dashboard(board)
+def test_projection_panel_colours_rows_by_label_and_follows_the_cursor(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     read = """() => [...document.querySelector('[data-chart=projection]').data].map((t) => ({
         run: t.meta.run, label: t.meta.label === undefined ? null : t.meta.label,
         n: t.x.length, x0: t.x[0]}))"""
@@ -714,8 +714,8 @@ def test_projection_panel_colours_rows_by_label_and_follows_the_cursor(board, da
     assert [t["x0"] for t in after] != [t["x0"] for t in before], (before, after)
 
 
-def test_hinton_diagram_of_the_chosen_layer(board, dashboard):
-    _, frame = dashboard(board)
+def test_hinton_diagram_of_the_chosen_layer(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     # The default layer (dense_1 of the CTR runs, which record the standard preset) has none.
     note = frame.locator("section[data-panel=weights_hinton] .ki-note").inner_text()
     assert "has no kernel" in note, note
@@ -743,8 +743,8 @@ def test_hinton_diagram_of_the_chosen_layer(board, dashboard):
     assert drawn(charts_of(frame, "weights_hinton")["charts"][0])
 
 
-def test_model_overview_lists_every_layer_and_a_click_selects_one(board, dashboard):
-    _, frame = dashboard(board)
+def test_model_overview_lists_every_layer_and_a_click_selects_one(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     rows = frame.evaluate(
         """() => [...document.querySelectorAll('section[data-panel=overview] tbody tr')]
             .map((tr) => ({layer: tr.dataset.layer, cells: [...tr.cells].map((c) => c.textContent),
@@ -771,8 +771,8 @@ def test_model_overview_lists_every_layer_and_a_click_selects_one(board, dashboa
     assert WIDE_UNITS not in {len(y) for y in neuron_values(frame)}  # dense_2 is narrower
 
 
-def test_samples_panel_shows_input_maps_and_probabilities(board, dashboard):
-    _, frame = dashboard(board)
+def test_samples_panel_shows_input_maps_and_probabilities(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
     choose_layer(frame, "conv_1")
     traces = frame.evaluate(
         """() => document.querySelector('[data-chart=samples]').data.map((t) => ({
@@ -796,8 +796,8 @@ def test_samples_panel_shows_input_maps_and_probabilities(board, dashboard):
     assert drawn(charts_of(frame, "samples")["charts"][0])
 
 
-def test_the_page_url_can_name_the_runs_the_tab_opens_on(board, open_page):
-    page = open_page(f"{board.url}?inspect_run={TS_RUN}#keras_inspect")
+def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):
+    page = open_page(f"{fast_board.url}?inspect_run={TS_RUN}#keras_inspect")
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
     assert run_boxes(frame) == {run: run == TS_RUN for run in ALL_RUNS}
