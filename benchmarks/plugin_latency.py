@@ -208,7 +208,7 @@ def build_logdir(logdir: str, runs: int, steps: int, workers: int | None = None)
     """
     names = [f"run_{index:02d}" for index in range(runs)]
     stamp = os.path.join(logdir, "bench.json")
-    wanted = {"runs": runs, "steps": steps, "format": 2}
+    wanted = {"runs": runs, "steps": steps, "format": 3}  # 3: matrices in parts
     if os.path.exists(stamp):
         with open(stamp) as f:
             if json.load(f) == wanted:

@@ -16,6 +16,10 @@ float array with ndim >= 2 (matrices)     float16     ``DATA_CLASS_TENSOR``
 integer or bool array                     int32       ``DATA_CLASS_TENSOR``
 ========================================  ==========  ===================
 
+Arrays of more than :data:`tb_plugin.metadata.PART_MIN_SIZE` numbers are written in parts of
+:data:`~tb_plugin.metadata.PART_POINTS` checkpoints, one tag per part, so that the plugin can
+read one old checkpoint of a big matrix without reading all of them.
+
 float16 halves the bytes of matrices and histograms, which keeps a checkpoint near the ~1 MiB
 budget of the spec; an array with a value beyond float16's range (65504) is stored as float32
 instead of turning into inf. Scalars are float32 because the Rust data server drops float64
@@ -43,7 +47,15 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util.tensor_util import make_tensor_proto
 
 from keras_inspect.eventfile import EventFile
-from tb_plugin.metadata import PLUGIN_NAME, RUN_SUBDIR, encode_content, make_tag
+from tb_plugin.metadata import (
+    PART_MIN_SIZE,
+    PART_POINTS,
+    PLUGIN_NAME,
+    RUN_SUBDIR,
+    encode_content,
+    make_tag,
+    part_tag,
+)
 
 __all__ = ["InspectWriter"]
 
@@ -78,6 +90,9 @@ class InspectWriter:
         # tag -> (plugin name, last step): metadata goes on the first event only, and a tag
         # must never be reused by the other plugin because TensorBoard keeps one metadata per tag.
         self._tags: dict[str, tuple[str, int]] = {}
+        # tag of a series written in parts -> (first step of its current part, points in it,
+        # last step written).
+        self._parts: dict[str, tuple[int, int, int]] = {}
 
     @property
     def directory(self) -> str:
@@ -123,14 +138,29 @@ class InspectWriter:
         tag = make_tag(quantity, dataset, layer, **extra)
         where = _describe(quantity, dataset, layer, extra)
         tensor, data_class = _encode(value, where)
+        part = None
+        if _size(tensor) > PART_MIN_SIZE:
+            part = self._part_of(tag, _check_step(step, tag))
+            tag = part_tag(tag, part)
         metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(
                 plugin_name=PLUGIN_NAME,
-                content=encode_content(quantity, dataset, layer, order=order, **extra),
+                content=encode_content(quantity, dataset, layer, order=order, part=part, **extra),
             ),
             data_class=data_class,
         )
         self._add(step, tag, tensor, metadata, PLUGIN_NAME)
+
+    def _part_of(self, tag: str, step: int) -> int:
+        """The first step of the part that the point of series ``tag`` at ``step`` goes into."""
+        with self._lock:
+            first, count, last = self._parts.get(tag, (step, 0, -1))
+            if step <= last:
+                raise _not_increasing(tag, step, last)
+            if count >= PART_POINTS:
+                first, count = step, 0
+            self._parts[tag] = (first, count + 1, step)
+            return first
 
     def write_scalar(self, step: int, tag: str, value: float) -> None:
         """Records a native TensorBoard scalar (shown in the Time Series tab).
@@ -251,10 +281,7 @@ class InspectWriter:
                     f"TensorBoard keeps one metadata per tag. Use scalar_tag() for mirrors."
                 )
             if known is not None and step <= known[1]:
-                raise ValueError(
-                    f"Step {step} for {tag!r} is not after the last step written ({known[1]}); "
-                    f"steps must be unique and increasing per tag."
-                )
+                raise _not_increasing(tag, step, known[1])
             value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
             if known is None:
                 value.metadata.CopyFrom(metadata)
@@ -278,6 +305,18 @@ def _check_step(step: object, tag: str) -> int:
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
         raise ValueError(f"step for {tag!r} must be an int >= 0; got {step!r}.")
     return int(step)
+
+
+def _not_increasing(tag: str, step: int, last: int) -> ValueError:
+    return ValueError(
+        f"Step {step} for {tag!r} is not after the last step written ({last}); "
+        f"steps must be unique and increasing per tag."
+    )
+
+
+def _size(tensor: tensor_pb2.TensorProto) -> int:
+    """Numbers in a tensor (1 for a scalar)."""
+    return int(np.prod([d.size for d in tensor.tensor_shape.dim], dtype=np.int64))
 
 
 def _describe(quantity: str, dataset: str, layer: str, extra: dict[str, object]) -> str:

@@ -34,6 +34,7 @@ from tb_plugin.metadata import (
     RUN_SUBDIR,
     decode_content,
     decode_order,
+    decode_part,
 )
 
 __all__ = [
@@ -78,6 +79,7 @@ class SeriesInfo(NamedTuple):
     layer: str
     extra: dict[str, str]
     order: tuple[int, int]
+    part: int  # first step of this part of a series written in parts; -1: the whole series
     is_scalar: bool
     max_step: int
     wall_time: float
@@ -460,7 +462,7 @@ def values_impl(
     reads whole series in the background (see :func:`_read_at`).
     """
     info = indexes.run(provider, ctx, experiment_id, run)
-    series = _array_series(info, quantity, dataset, layer)
+    series = _parts_at(_array_series(info, quantity, dataset, layer), step)
     found = _read_at(
         provider,
         ctx,
@@ -524,9 +526,12 @@ def history_impl(
         [(info.tb_run, s) for s in series],
         _fetcher(provider, ctx, experiment_id, provider.read_tensors, list, _ALL),
     )
+    merged: dict[tuple, tuple[SeriesInfo, list]] = {}
+    for s in series:  # the parts of a series written in parts make one cell
+        merged.setdefault(_axes_key(s), (s, []))[1].extend(found[(info.tb_run, s.tag)])
     cells, numbers = [], 0
-    for s in series:
-        points = sorted(found[(info.tb_run, s.tag)], key=lambda p: p.step)
+    for s, points in merged.values():
+        points = sorted(points, key=lambda p: p.step)
         arrays = [p.numpy for p in points]
         if any(a.ndim != 1 for a in arrays):
             raise errors.InvalidArgumentError(
@@ -547,6 +552,27 @@ def history_impl(
             }
         )
     return {"run": run, "quantity": quantity, "dataset": dataset, "layer": layer, "cells": cells}
+
+
+def _axes_key(s: SeriesInfo) -> tuple:
+    """What tells series of one quantity apart, whichever part of a series ``s`` is."""
+    return (s.dataset, s.layer, tuple(sorted(s.extra.items())))
+
+
+def _parts_at(series: list[SeriesInfo], step: int) -> list[SeriesInfo]:
+    """``series`` with each series written in parts narrowed to the part to read at ``step``.
+
+    That is the last part beginning at or before ``step``: it holds the latest point at or
+    before ``step``. A series whose first part begins after ``step`` has no such point and is
+    left out; series kept in one tag are all kept.
+    """
+    chosen: dict[tuple, SeriesInfo] = {}
+    for s in series:
+        if 0 <= s.part <= step:
+            held = chosen.get(_axes_key(s))
+            if held is None or s.part > held.part:
+                chosen[_axes_key(s)] = s
+    return [s for s in series if s.part < 0 or chosen.get(_axes_key(s)) is s]
 
 
 def _array_series(
@@ -777,7 +803,7 @@ def _log_listing(provider, ctx, experiment_id) -> dict[str, list[tuple[str, str,
     found: dict[str, list] = {}
 
     def add(run: str, name: str, tb_run: str, tag: str, meta: Any) -> None:
-        series = SeriesInfo(tag, "keras_log", "", "", {}, (0, 0), True, *_version(meta))
+        series = SeriesInfo(tag, "keras_log", "", "", {}, (0, 0), -1, True, *_version(meta))
         found.setdefault(run, []).append((name, tb_run, series))
 
     for tb_run, tags in listing.items():
@@ -821,13 +847,20 @@ def _steps(provider, ctx, experiment_id, index: Index, cache: SeriesCache) -> di
 @functools.lru_cache(maxsize=65536)
 def _decode(content: bytes):
     # Every request lists every series again; their metadata never changes, so decode once.
-    # Returns the SeriesInfo fields quantity, dataset, layer, extra and order; the extra
+    # Returns the SeriesInfo fields quantity, dataset, layer, extra, order and part; the extra
     # dict is shared by every series with this content and must not be mutated.
     axes = decode_content(content)
     if axes is None:
         return None
     extra = {k: axes[k] for k in EXTRA_AXES if k in axes}
-    return axes["quantity"], axes["dataset"], axes["layer"], extra, decode_order(content)
+    return (
+        axes["quantity"],
+        axes["dataset"],
+        axes["layer"],
+        extra,
+        decode_order(content),
+        decode_part(content),
+    )
 
 
 def _pairs(points: list) -> tuple[list[int], list[float | None]]:

@@ -30,13 +30,17 @@ __all__ = [
     "EXTRA_AXES",
     "FORMAT_VERSION",
     "KERAS_LOG_PREFIX",
+    "PART_MIN_SIZE",
+    "PART_POINTS",
     "PLUGIN_NAME",
     "RUN_SUBDIR",
     "decode_content",
     "decode_order",
+    "decode_part",
     "encode_content",
     "keras_log_tag",
     "make_tag",
+    "part_tag",
     "scalar_tag",
 ]
 
@@ -45,6 +49,14 @@ FORMAT_VERSION = 1
 RUN_SUBDIR = "inspect"
 EXTRA_AXES = ("group", "class", "sample", "pair", "type")
 KERAS_LOG_PREFIX = "keras/"
+
+# Large arrays (a correlation matrix of a 256-unit layer is 128 KB a checkpoint, 26 MB over
+# 200 checkpoints) are written in parts of PART_POINTS consecutive checkpoints, one tag each, so
+# that a reader asking for one old checkpoint reads one part, not the whole series: TensorBoard's
+# data provider reads whole series or newest points only. A part is named after the step of its
+# first point. Arrays of at most PART_MIN_SIZE numbers stay in one tag.
+PART_MIN_SIZE = 4096
+PART_POINTS = 32
 
 # Quantity names double as the Time Series card group, so keep them to one plain path segment.
 _QUANTITY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -132,6 +144,19 @@ def make_tag(quantity: str, dataset: str = "", layer: str = "", **extra: str) ->
     return "/".join(parts)
 
 
+def part_tag(tag: str, first_step: int) -> str:
+    """The tag of the part of a series that begins at ``first_step`` (see :data:`PART_POINTS`).
+
+    ``part`` is not an axis name, so a part tag never equals another series' tag; like every
+    tag, it is not parsed by readers (the part's first step travels in the content).
+
+    Example:
+        >>> part_tag("correlation_matrix/train/dense_1", 64)
+        'correlation_matrix/train/dense_1/part=64'
+    """
+    return f"{tag}/part={int(first_step)}"
+
+
 def scalar_tag(quantity: str, dataset: str = "", layer: str = "", **extra: str) -> str:
     """Builds the tag of the native TensorBoard scalar mirroring a headline value.
 
@@ -201,6 +226,7 @@ def encode_content(
     layer: str = "",
     *,
     order: tuple[int, int] | None = None,
+    part: int | None = None,
     **extra: str,
 ) -> bytes:
     """Encodes the axes of a series as the ``plugin_data.content`` of its summary metadata.
@@ -214,6 +240,8 @@ def encode_content(
         layer: Layer name, or ``""``.
         order: optional (dataset position, layer position): the user's dataset order and the
             model's layer order, which tag names cannot carry (readers see tags sorted).
+        part: for a series written in parts (:func:`part_tag`), the first step of this part.
+            Readers that ignore it see the parts as one series, split over several tags.
         **extra: Extra axes, as for :func:`make_tag`.
 
     Returns:
@@ -233,6 +261,8 @@ def encode_content(
     document.update(_check_extra(extra))
     if order is not None:
         document["o"] = [int(order[0]), int(order[1])]
+    if part is not None:
+        document["p"] = int(part)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -299,3 +329,22 @@ def decode_order(content: bytes) -> tuple[int, int]:
     ):
         return (order[0], order[1])
     return (-1, -1)
+
+
+def decode_part(content: bytes) -> int:
+    """The first step of the part stored by :func:`encode_content`, or ``-1`` for a series
+    kept in one tag (or unreadable content).
+
+    Example:
+        >>> decode_part(encode_content("correlation_matrix", "train", "dense_1", part=64))
+        64
+        >>> decode_part(encode_content("neuron_mean", "train", "dense_1"))
+        -1
+    """
+    try:
+        part = json.loads(bytes(content).decode("utf-8")).get("p")
+    except (TypeError, ValueError, AttributeError):
+        return -1
+    if isinstance(part, int) and not isinstance(part, bool) and part >= 0:
+        return part
+    return -1

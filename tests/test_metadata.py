@@ -212,3 +212,27 @@ def test_order_round_trips_and_defaults_to_unknown():
     }
     assert decode_order(encode_content("model_auc", "test1")) == (-1, -1)
     assert decode_order(b"not json") == (-1, -1)
+
+
+def test_a_part_tag_is_never_another_series_tag():
+    base = make_tag("correlation_matrix", "train", "dense_1")
+    assert metadata.part_tag(base, 64) == base + "/part=64"
+    # "part" is not an axis: no series of the vocabulary spells it.
+    assert "part" not in EXTRA_AXES
+    assert metadata.part_tag(base, 64) != make_tag("correlation_matrix", "train", "dense_1/part=64")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"v":1,"quantity":"q","p":7}', 7),
+        (b'{"v":1,"quantity":"q"}', -1),
+        (b'{"v":1,"quantity":"q","p":-3}', -1),
+        (b'{"v":1,"quantity":"q","p":true}', -1),
+        (b'{"v":1,"quantity":"q","p":"7"}', -1),
+        (b"not json", -1),
+        (b"[1]", -1),
+    ],
+)
+def test_decode_part(content, expected):
+    assert metadata.decode_part(content) == expected

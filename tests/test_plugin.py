@@ -542,3 +542,53 @@ def test_history_refuses_answers_above_its_size_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MAX_HISTORY_NUMBERS", 30)
     status, answer = get(client, "history", run="a", quantity="neuron_mean", dataset="t", layer="d")
     assert status == 200 and answer["cells"][0]["steps"] == [0, 1, 2]
+
+
+def test_values_of_a_series_in_parts_read_the_one_part_that_holds_the_step(tmp_path):
+    # 70 checkpoints of a 65 x 65 matrix: parts begin at steps 0, 64 and 128 (2 steps apart).
+    steps = list(range(0, 2 * (2 * metadata.PART_POINTS + 6), 2))
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in steps:
+            for dataset in ("train", "test"):
+                matrix = np.full((65, 65), step + (dataset == "test"), np.float32)
+                writer.write(step, "correlation_matrix", matrix, dataset=dataset, layer="d")
+    client, plugin, _ = serve(tmp_path)
+    reads = record_calls(
+        plugin._provider, "read_tensors", lambda kw: sorted(kw["run_tag_filter"].tags)
+    )
+    base = metadata.make_tag("correlation_matrix", "train", "d")
+    second = steps[metadata.PART_POINTS]
+    for asked, expected in ((0, 0), (second - 1, second - 2), (second, second), (999, steps[-1])):
+        status, answer = get(
+            client, "values", run="a", quantity="correlation_matrix", step=asked, dataset="train"
+        )
+        assert status == 200 and answer["step"] == expected, (asked, answer.get("step"))
+        assert answer["cells"][0]["values"][0][0] == expected
+    read = [tag for call in reads for tag in call]
+    assert set(read) == {metadata.part_tag(base, s) for s in (0, second, 2 * second)}
+    # Both datasets at an old step: one part each, and each cell its own dataset's value.
+    reads.clear()
+    answer = get(client, "values", run="a", quantity="correlation_matrix", step=second + 1)[1]
+    assert answer["step"] == second
+    assert {c["dataset"]: c["values"][0][0] for c in answer["cells"]} == {
+        "train": second,
+        "test": second + 1,
+    }
+    assert all(tag.endswith(f"/part={second}") for call in reads for tag in call), reads
+
+
+def test_history_joins_the_parts_of_a_wide_vector(tmp_path):
+    units = metadata.PART_MIN_SIZE + 1
+    steps = list(range(metadata.PART_POINTS + 4))
+    with InspectWriter(tmp_path / "a") as writer:
+        for step in steps:
+            vector = np.full(units, step, np.float32)
+            writer.write(step, "neuron_mean", vector, dataset="t", layer="wide")
+    client, _, _ = serve(tmp_path)
+    status, answer = get(
+        client, "history", run="a", quantity="neuron_mean", dataset="t", layer="wide"
+    )
+    assert status == 200
+    (cell,) = answer["cells"]
+    assert cell["steps"] == steps
+    assert [values[0] for values in cell["values"]] == steps

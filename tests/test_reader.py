@@ -213,6 +213,25 @@ def test_keeps_every_point(tmp_path):
     assert list(load(tmp_path)["step"]) == list(range(600))
 
 
+def test_a_series_written_in_parts_reads_as_one(tmp_path):
+    from tb_plugin.metadata import PART_MIN_SIZE, PART_POINTS
+
+    steps = range(2 * PART_POINTS + 5)
+    matrices = [np.full((PART_MIN_SIZE + 1,), step, np.float32) for step in steps]
+    _write(
+        tmp_path / "run",
+        [
+            (step, "neuron_mean", matrix, {"dataset": "t", "layer": "d"})
+            for step, matrix in zip(steps, matrices, strict=True)
+        ],
+    )
+    frame = load(tmp_path)
+    assert list(frame.step) == list(steps)
+    assert set(frame.layer) == {"d"} and set(frame.dataset) == {"t"}
+    for value, expected in zip(frame.value, matrices, strict=True):
+        np.testing.assert_array_equal(value, expected)
+
+
 def test_keras_tensorboard_directories_are_not_runs(tmp_path):
     _write(tmp_path / "run", [(0, "model_auc", 0.5, {"dataset": "t"})])
     other = EventFileWriter(str(tmp_path / "run" / "train"))

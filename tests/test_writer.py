@@ -18,10 +18,14 @@ from tensorboard.compat.proto import summary_pb2, types_pb2
 
 from keras_inspect.writer import InspectWriter
 from tb_plugin.metadata import (
+    PART_MIN_SIZE,
+    PART_POINTS,
     PLUGIN_NAME,
     decode_content,
+    decode_part,
     keras_log_tag,
     make_tag,
+    part_tag,
     scalar_tag,
 )
 
@@ -115,6 +119,51 @@ def test_metadata_only_on_first_event_of_each_tag(tmp_path):
         "keras/loss",
     ]
     assert len(has_metadata) == 9
+
+
+def test_large_arrays_are_written_in_parts_of_consecutive_checkpoints(tmp_path):
+    big = np.zeros((65, 65), np.float32)  # 4,225 numbers: above PART_MIN_SIZE
+    small = np.zeros((64, 64), np.float32)  # 4,096: not above
+    assert small.size == PART_MIN_SIZE < big.size
+    steps = [10 * i for i in range(PART_POINTS + 3)]
+    with InspectWriter(tmp_path) as writer:
+        for step in steps:
+            writer.write(step, "correlation_matrix", big, dataset="train", layer="wide")
+            writer.write(step, "correlation_matrix", small, dataset="train", layer="narrow")
+    base = make_tag("correlation_matrix", "train", "wide")
+    second = steps[PART_POINTS]  # the first step of the second part
+    tags = [(step, value.tag) for step, _, value in _values(tmp_path) if "wide" in value.tag]
+    assert tags == [(step, part_tag(base, 0 if step < second else second)) for step in steps]
+    firsts = [v for _, _, v in _values(tmp_path) if v.HasField("metadata") and "wide" in v.tag]
+    assert [decode_part(v.metadata.plugin_data.content) for v in firsts] == [0, second]
+    assert decode_content(firsts[1].metadata.plugin_data.content) == {
+        "quantity": "correlation_matrix",
+        "dataset": "train",
+        "layer": "wide",
+    }
+    narrow = {value.tag for _, _, value in _values(tmp_path) if "narrow" in value.tag}
+    assert narrow == {make_tag("correlation_matrix", "train", "narrow")}
+
+
+def test_steps_must_increase_across_the_parts_of_a_series(tmp_path):
+    big = np.zeros(PART_MIN_SIZE + 1, np.float32)
+    with InspectWriter(tmp_path) as writer:
+        for step in range(PART_POINTS):
+            writer.write(step, "neuron_mean", big, dataset="train", layer="wide")
+        # The next point would open a new part (a new tag): its step must still be later.
+        with pytest.raises(ValueError, match="not after the last step written"):
+            writer.write(3, "neuron_mean", big, dataset="train", layer="wide")
+
+
+def test_a_restarted_writer_starts_a_new_part(tmp_path):
+    big = np.zeros(PART_MIN_SIZE + 1, np.float32)
+    for steps in (range(0, 3), range(3, 5)):
+        with InspectWriter(tmp_path) as writer:
+            for step in steps:
+                writer.write(step, "neuron_mean", big, dataset="train", layer="wide")
+    base = make_tag("neuron_mean", "train", "wide")
+    tags = [value.tag for _, _, value in _values(tmp_path)]
+    assert sorted(set(tags)) == [part_tag(base, 0), part_tag(base, 3)]
 
 
 def test_native_scalar(tmp_path):
