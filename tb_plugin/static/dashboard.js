@@ -91,7 +91,7 @@ class Dashboard {
       });
       this.grid.append(section);
       if (this.observer) this.observer.observe(section);
-      return { panel, section, body, deferred: null, intersecting: false };
+      return { panel, section, body, deferred: null };
     });
     this.root.replaceChildren(header, ...this.selectors.elements, this.empty, this.grid);
     this.showEmpty(false);
@@ -221,9 +221,10 @@ class Dashboard {
       if (ctx.runs.some((run) => panelAvailable(entry.panel, run))) available.push(entry);
       else this.renderPanel(entry, ctx);
     }
+    // In view by the layout of now (the observer's flags can be older than the stylesheet).
     const now = [];
     for (const entry of available) {
-      if (!this.observer || entry.intersecting || this.inView(entry.section)) now.push(entry);
+      if (!this.observer || this.inView(entry.section)) now.push(entry);
       else {
         entry.deferred = ctx;
         entry.section.dataset.kiState = "deferred";
@@ -278,7 +279,6 @@ class Dashboard {
     for (const { target, isIntersecting } of entries) {
       const entry = this.sections.find((e) => e.section === target);
       if (!entry) continue;
-      entry.intersecting = isIntersecting;
       const ctx = entry.deferred;
       if (!isIntersecting || !ctx) continue;
       entry.deferred = null;
