@@ -209,7 +209,10 @@ class Snapshot:
         """(plugin, is_scalar) -> {(tb_run, tag): version} of the series that show change.
 
         One per run and quantity (the latest written) and one per run of Keras logs: a new
-        checkpoint of a quantity, or a new epoch of logs, moves at least that series on.
+        checkpoint of a quantity, or a new epoch of logs, moves at least that series on. (A
+        checkpoint that opens a new part of a series written in parts adds a tag instead; the
+        callback's scalars of the same checkpoint, or the re-listing after
+        ``max_unchecked_age``, find it.)
         """
         found: dict[tuple[str, bool], dict[tuple[str, str], tuple[int, float]]] = {}
         for info in self.index.runs.values():
