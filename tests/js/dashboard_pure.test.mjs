@@ -122,10 +122,12 @@ test("loss panel prefers the callback's copies and pairs val_ metrics as validat
   assert.equal(metrics.get("auc").validation.source, "validation");
 });
 
-test("histogram cells become step lines; positives first", () => {
+test("histogram cells become step lines; positives first for binary labels only", () => {
   const line = histogramLine({ values: [[0, 0.5, 1.2], [0.5, 1, 0.8]] });
   assert.deepEqual(line, { x: [0, 0.5, 1], y: [1.2, 0.8, 0.8] });
-  assert.deepEqual(classOrder(["0", "2", "1"]), ["1", "0", "2"]);
+  assert.deepEqual(classOrder(["0", "all", "1"]), ["1", "0", "all"]);
+  // A 10-class run beside a binary one: natural order, no "positive first".
+  assert.deepEqual(classOrder(["0", "10", "2", "1", "all"]), ["0", "1", "2", "10", "all"]);
 });
 
 test("small helpers", () => {

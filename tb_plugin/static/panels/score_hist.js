@@ -1,5 +1,5 @@
 // Fig. 2 of Guo et al.: distribution of the predicted score at the chosen checkpoint, split by
-// label: one subplot per class (class "1" = clicked / positive first, then "0"), one step line
+// label: one subplot per class (binary labels: class "1" = clicked / positive first, then "0"), one step line
 // per (run, dataset) drawn from the (bins, 3) [left edge, right edge, density] histogram.
 
 import { axisTitle, chartDiv, draw, setMessage, subplotGrid } from "../charts.js";
@@ -29,10 +29,16 @@ export function histogramLine(cell) {
   return stepCache.get(cell);
 }
 
-/** Class order: positives ("1") first, then negatives ("0"), then the rest as sorted. */
+/**
+ * Class order: with binary labels positives ("1") first, then negatives ("0"); otherwise in
+ * natural order ("2" before "10"). Unlabelled samples ("all") always last.
+ */
 export function classOrder(classes) {
-  const rank = (c) => (c === "1" ? 0 : c === "0" ? 1 : 2);
-  return [...classes].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const list = [...classes];
+  const binary = list.every((c) => c === "0" || c === "1" || c === "all");
+  const rank = (c) => (c === "all" ? 2 : binary && c === "1" ? 0 : 1);
+  const natural = new Intl.Collator(undefined, { numeric: true });
+  return list.sort((a, b) => rank(a) - rank(b) || natural.compare(a, b));
 }
 
 /** Subplot title of a class; "positive" / "negative" only when every label is binary. */
