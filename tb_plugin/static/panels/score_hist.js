@@ -1,6 +1,7 @@
 // Fig. 2 of Guo et al.: distribution of the predicted score at the chosen checkpoint, split by
-// label: one subplot per class (binary labels: class "1" = clicked / positive first, then "0"), one step line
-// per (run, dataset) drawn from the (bins, 3) [left edge, right edge, density] histogram.
+// label: one subplot per class (binary labels: class "1" = clicked / positive first, then "0"),
+// one step line per (run, dataset) drawn from the (bins, 3) [left edge, right edge, density]
+// histogram.
 
 import { axisTitle, chartDiv, draw, setMessage, subplotGrid } from "../charts.js";
 import { allFailed, checkpointFor, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
