@@ -113,6 +113,44 @@ def test_the_projector_never_makes_the_caller_wait_and_keeps_the_newest_job():
         assert priorities and min(priorities) == 19, priorities
 
 
+def test_a_failed_write_reaches_the_training_thread_once_and_projecting_goes_on():
+    attempts = []
+
+    def emit(step, records):
+        attempts.append(step)
+        if step == 0:
+            raise OSError("disk full")
+
+    projector = Projector("pca", emit, Guard())
+    rng = np.random.default_rng(2)
+
+    def job(step):
+        return ProjectionJob(step, {"train": (None, {"d": rng.normal(size=(20, 4))})})
+
+    projector.offer(job(0))
+    with pytest.raises(OSError, match="disk full"):  # kept by the thread, raised here
+        projector.drain()
+    projector.drain()  # raised once, not again
+    projector.offer(job(1))
+    projector.drain()
+    assert attempts == [0, 1] and projector.projected == [1]
+
+
+def test_a_failure_not_yet_collected_is_raised_by_the_next_offer():
+    def emit(step, records):
+        raise OSError("disk full")
+
+    projector = Projector("pca", emit, Guard())
+    features = np.random.default_rng(3).normal(size=(20, 4))
+    projector.offer(ProjectionJob(0, {"train": (None, {"d": features})}))
+    deadline = time.monotonic() + 10
+    while projector._error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(OSError, match="disk full"):
+        projector.offer(ProjectionJob(1, {"train": (None, {"d": features})}))
+    assert projector.projected == []
+
+
 def test_datasets_too_small_to_project_are_left_out(tmp_path):
     x, y = classifier_data()
     callback = ki.InspectCallback(
