@@ -4,8 +4,9 @@
 //     two runs hash to the same slot the later one takes the next free slot, until the palette is
 //     exhausted. The selector swatch shows the same colour.
 //   * line style = dataset. Within a run, datasets are told apart by dash style and marker
-//     symbol (lines) or by fill opacity (bars), in the order the datasets were
-//     first seen, so `train` (usually first) is always solid.
+//     symbol (lines) or by fill opacity (bars). Styles go to the datasets shown, each keeping
+//     its style while shown (Selection.styleIndex), so up to six shown datasets never share a
+//     dash however many the runs hold; `train` is always solid.
 //   * any further axis (layer, class, metric) is split into subplots, never encoded in colour.
 
 export const PALETTE = [
@@ -62,7 +63,7 @@ export function runColor(name) {
 }
 
 /**
- * Line and bar styles for the dataset at position `index` of the global dataset order:
+ * Line and bar styles for the dataset in style slot `index` (Selection.styleIndex):
  * {dash, symbol, opacity}.
  */
 export function datasetStyle(index) {

@@ -204,7 +204,7 @@ class Dashboard {
       layers: sel.availableLayers,
       steps: sel.steps,
       datasetOrder: order,
-      datasetIndex: (dataset) => order.indexOf(dataset),
+      datasetIndex: (dataset) => sel.styleIndex(dataset) ?? order.indexOf(dataset),
       stepFor: (runInfo) => sel.stepFor(runInfo),
       setStep: (step) => sel.setStep(step),
       setLayer: (layer) => sel.setLayer(layer),

@@ -22,7 +22,8 @@
 //                 datasets, layers, quantities, classes, logs}
 //   state         {runs, dataset (focus), datasets (shown in overlays), layer, step}
 //   layers, steps layer order and checkpoint steps of the selected runs
-//   datasetOrder, datasetIndex(name)   dataset order behind line styles (colors.datasetStyle)
+//   datasetOrder  dataset order (train first, then as the runs list them)
+//   datasetIndex(name)  the dataset's line-style slot (colors.datasetStyle; state.styleIndex)
 //   stepFor(run)  the run's checkpoint shown at state.step (latest <= step) or null
 //   setStep(step) move the checkpoint cursor for every panel
 //   setLayer(layer) choose the layer for every panel

@@ -8,7 +8,8 @@ import { el } from "./dom.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-function dashKey(index) {
+/** The little line drawn beside a dataset's checkbox; styled by setDash(). */
+function dashKey() {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("class", "ki-dash");
   svg.setAttribute("width", "26");
@@ -21,10 +22,17 @@ function dashKey(index) {
   line.setAttribute("y2", "5");
   line.setAttribute("stroke", "#333");
   line.setAttribute("stroke-width", "2");
-  const dash = dashArray(datasetStyle(index).dash);
-  if (dash) line.setAttribute("stroke-dasharray", dash);
   svg.append(line);
   return svg;
+}
+
+/** Shows style slot `index` on a key from dashKey(), or hides it (null: dataset not shown). */
+function setDash(svg, index) {
+  svg.style.visibility = index === null ? "hidden" : "";
+  const dash = index === null ? "" : dashArray(datasetStyle(index).dash);
+  const line = svg.firstChild;
+  if (dash) line.setAttribute("stroke-dasharray", dash);
+  else line.removeAttribute("stroke-dasharray");
 }
 
 function sameList(a, b) {
@@ -172,7 +180,6 @@ export class Selectors {
     const names = sel.availableDatasets;
     if (!sameList(names, this.lists.datasets)) {
       this.lists.datasets = names;
-      const order = sel.datasetOrder;
       this.datasets.replaceChildren(
         ...names.map((name) =>
           el("label", {
@@ -180,7 +187,7 @@ export class Selectors {
             attrs: { title: name },
             children: [
               el("input", { attrs: { type: "checkbox", "data-dataset": name } }),
-              dashKey(order.indexOf(name)),
+              dashKey(),
               el("span", { className: "ki-name", text: name }),
             ],
           }),
@@ -192,6 +199,7 @@ export class Selectors {
       const name = input.getAttribute("data-dataset");
       input.checked = shown.has(name);
       input.disabled = name === sel.dataset; // the focus dataset is always drawn
+      setDash(input.nextElementSibling, sel.styleIndex(name));
     }
   }
 

@@ -61,6 +61,7 @@ export class Selection {
     this.firstRuns = runs.length ? new Set(runs) : null; // applied at the first catalogue
     this.hiddenDatasets = new Set();
     this.seenDatasets = new Set();
+    this.styleSlots = new Map(); // shown dataset -> its line-style slot (see styleIndex)
     this.dataset = null; // focus dataset (single-dataset views such as the correlation heatmap)
     this.layer = null;
     this.step = null;
@@ -112,6 +113,34 @@ export class Selection {
   /** Datasets drawn in overlay panels. */
   get datasets() {
     return this.availableDatasets.filter((d) => !this.hiddenDatasets.has(d));
+  }
+
+  /**
+   * The line-style slot (colors.datasetStyle) of a shown dataset, or null for one not shown.
+   *
+   * Slots go to the datasets shown, not to every dataset of every run: several runs of
+   * different models can hold 15 datasets between them, and styles cycling over all of them
+   * would give two of the few shown the same dash. A dataset keeps its slot while it is shown;
+   * one newly shown takes the lowest free slot; `train`, when a run has it, always has slot 0
+   * (solid).
+   */
+  styleIndex(dataset) {
+    const shown = this.datasets;
+    const keep = new Set(shown);
+    for (const name of [...this.styleSlots.keys()]) if (!keep.has(name)) this.styleSlots.delete(name);
+    const taken = new Set(this.styleSlots.values());
+    if (this.datasetOrder.includes("train")) {
+      taken.add(0); // train's, shown or not
+      if (keep.has("train")) this.styleSlots.set("train", 0);
+    }
+    for (const name of shown) {
+      if (this.styleSlots.has(name)) continue;
+      let slot = 0;
+      while (taken.has(slot)) slot += 1;
+      this.styleSlots.set(name, slot);
+      taken.add(slot);
+    }
+    return this.styleSlots.has(dataset) ? this.styleSlots.get(dataset) : null;
   }
 
   /** Layers to choose from, in model order (the pseudo-layer "input" is not one). */

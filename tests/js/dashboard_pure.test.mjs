@@ -63,6 +63,32 @@ test("train is first in the dataset order (solid line) and the focus is always s
   assert.ok(sel.datasets.includes("test4"));
 });
 
+test("line styles go to the datasets shown: no two shown share one while six or fewer are", () => {
+  const sel = new Selection();
+  const many = ["train", "test", ...Array.from({ length: 12 }, (_, k) => `day${k}`)];
+  sel.setCatalog([run("a", { datasets: many })]);
+  assert.deepEqual(sel.datasets, ["train", "test", "day0"]);
+  assert.deepEqual(["train", "test", "day0"].map((d) => sel.styleIndex(d)), [0, 1, 2]);
+  assert.equal(sel.styleIndex("day9"), null); // not shown: no style
+  // day9 is 11th of 14 in the dataset order: by order it would share train's solid line.
+  sel.setDatasetShown("day9", true);
+  assert.equal(sel.styleIndex("day9"), 3);
+  // Hiding one frees its slot for the next shown; the others keep theirs.
+  sel.setDatasetShown("test", false);
+  sel.setDatasetShown("day10", true);
+  assert.deepEqual(["train", "day0", "day9", "day10"].map((d) => sel.styleIndex(d)), [0, 2, 3, 1]);
+  const dashes = sel.datasets.map((d) => datasetStyle(sel.styleIndex(d)).dash);
+  assert.equal(new Set(dashes).size, dashes.length);
+  // train keeps the solid line even while hidden; without a train every slot is free.
+  sel.setDataset("day0");
+  sel.setDatasetShown("train", false);
+  sel.setDatasetShown("day11", true);
+  assert.notEqual(sel.styleIndex("day11"), 0);
+  const other = new Selection();
+  other.setCatalog([run("b", { datasets: ["fit", "holdout"] })]);
+  assert.deepEqual(["fit", "holdout"].map((d) => other.styleIndex(d)), [0, 1]);
+});
+
 test("selection survives a reload and follows the newest checkpoint", () => {
   const sel = new Selection();
   sel.setCatalog([run("a"), run("b")]);
