@@ -219,7 +219,9 @@ class CheckpointComputer:
         """feature_maps and prediction_probs of the dataset's first few rows (the samples).
 
         The samples are the rows input_saliency draws over: the first ``SAMPLES`` of the
-        dataset's fixed rows, the same at every checkpoint.
+        dataset's fixed rows, the same at every checkpoint. A classifier's prediction_probs is
+        its output per class, with the true class in the ``class`` axis; a regressor's with
+        labels is (2, outputs): the prediction, then the true target.
         """
         records: list[Record] = []
         name = sample.name
@@ -247,11 +249,13 @@ class CheckpointComputer:
                 if self.task.kind == LabelKind.BINARY and output.shape[1] == 1:
                     output = np.column_stack([1 - output[:, 0], output[:, 0]])  # P(0), P(1)
                 classifier = self.task.kind in (LabelKind.BINARY, LabelKind.MULTICLASS)
+                truth = _true_targets(labels, count, output.shape[1], self.task.kind)
                 for i in range(count):
                     extra = {"sample": str(i)}
                     if classifier and labels is not None and i < len(labels):
                         extra["class"] = str(int(labels[i]))  # the sample's true class
-                    value = output[i].astype(np.float32)
+                    value = output[i] if truth is None else np.stack([output[i], truth[i]])
+                    value = value.astype(np.float32)
                     records.append(Record("prediction_probs", value, name, "", extra))
         return records
 
@@ -495,3 +499,12 @@ def _float_inputs(x: Any, flat: bool = True) -> np.ndarray | None:
     if not flat:
         return floats[0] if len(floats) == 1 else None
     return np.concatenate([a.reshape(len(a), -1) for a in floats], axis=1)
+
+
+def _true_targets(labels: Any, count: int, outputs: int, kind: str) -> np.ndarray | None:
+    """A regressor's true targets of the first ``count`` rows as (count, outputs), or None
+    (not a regressor, no labels, or targets that do not match the output's width)."""
+    if kind != LabelKind.CONTINUOUS or labels is None or len(labels) < count:
+        return None
+    truth = np.asarray(labels, dtype=np.float64)[:count].reshape(count, -1)
+    return truth if truth.shape[1] == outputs else None

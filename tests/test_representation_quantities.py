@@ -229,3 +229,30 @@ def test_feature_maps_and_prediction_probs_of_the_first_samples(tmp_path):
         assert probs.loc[row.Index, "class"] == str(y[i])  # the sample's true class
     serving = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "serving")]
     assert len(serving) == 4 and serving["class"].isna().all()  # no labels
+
+
+def test_a_regressors_prediction_comes_with_the_true_target(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 5)).astype("float32")
+    y = np.column_stack([x[:, 0] + x[:, 1], x[:, 2] * 2]).astype("float32")  # two targets
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, name="out")])
+    model.compile("adam", "mse")
+    callback = ki.InspectCallback(
+        str(tmp_path),
+        {"train": (x, y), "serving": x[:6]},
+        quantities=["prediction_probs"],
+        asynchronous=False,
+    )
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    frame = ki.load(str(tmp_path))
+    probs = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "train")]
+    expected = model.predict(x[:4], verbose=0)
+    assert len(probs) == 4
+    for row in probs.itertuples():
+        i = int(row.sample)
+        assert row.value.shape == (2, 2)  # (prediction, true target) x outputs; float16
+        np.testing.assert_allclose(row.value[0], expected[i], rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(row.value[1], y[i], rtol=1e-3, atol=1e-3)
+    assert "class" not in frame or probs["class"].isna().all()  # no class for a regressor
+    serving = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "serving")]
+    assert {v.shape for v in serving.value} == {(2,)}  # no labels: the prediction only

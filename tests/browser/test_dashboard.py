@@ -771,7 +771,7 @@ def test_model_overview_lists_every_layer_and_a_click_selects_one(fast_board, da
     assert WIDE_UNITS not in {len(y) for y in neuron_values(frame)}  # dense_2 is narrower
 
 
-def test_samples_panel_shows_input_maps_and_probabilities(fast_board, dashboard):
+def test_samples_panel_shows_input_maps_and_the_output(fast_board, dashboard):
     _, frame = dashboard(fast_board)
     choose_layer(frame, "conv_1")
     traces = frame.evaluate(
@@ -794,6 +794,23 @@ def test_samples_panel_shows_input_maps_and_probabilities(fast_board, dashboard)
         green = [k for k, c in enumerate(t["colors"]) if c == "#2ca02c"]
         assert green == [t["truth"]], t
     assert drawn(charts_of(frame, "samples")["charts"][0])
+    # The forecaster is a regressor: its prediction beside the true value, as recorded.
+    for run in ALL_RUNS:
+        set_run(frame, run, run == TS_RUN)
+    frame.wait_for_function(ALL_PANELS_DRAWN, timeout=TIMEOUT_S * 1000)
+    bars = frame.evaluate(
+        """() => document.querySelector('[data-chart=samples]').data
+            .filter((t) => t.meta.label === 'output').map((t) => ({kind: t.meta.kind, y: t.y}))"""
+    )
+    assert [b["kind"] for b in bars] == ["prediction", "target"] * 4, bars
+    import keras_inspect as ki
+
+    recorded = ki.load(os.path.join(fast_board.logdir, TS_RUN))
+    probs = recorded[(recorded.quantity == "prediction_probs") & (recorded.dataset == "train")]
+    last = probs[probs.step == probs.step.max()].sort_values("sample")
+    for k, value in enumerate(last.value):
+        assert bars[2 * k]["y"] == pytest.approx(list(value[0]), rel=1e-3, abs=1e-3)
+        assert bars[2 * k + 1]["y"] == pytest.approx(list(value[1]), rel=1e-3, abs=1e-3)
 
 
 def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):

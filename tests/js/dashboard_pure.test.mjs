@@ -28,7 +28,7 @@ import { orderedMatrix, sortedOrder, splitPair } from "../../tb_plugin/static/pa
 import { pointGroups, projectedLayer } from "../../tb_plugin/static/panels/projection.js";
 import { hintonSquares } from "../../tb_plugin/static/panels/weights_hinton.js";
 import { foldRows, overviewRows, shapeText } from "../../tb_plugin/static/panels/overview.js";
-import { arrayTraces, bySample, mosaic } from "../../tb_plugin/static/panels/samples.js";
+import { arrayTraces, bySample, isRegression, mosaic, regressionTraces } from "../../tb_plugin/static/panels/samples.js";
 
 function run(name, extra = {}) {
   return {
@@ -384,4 +384,15 @@ test("layers of several runs merge in model order: an extra layer sits after its
   // Another model's layers follow the first model's: the default layer stays the first run's.
   assert.deepEqual(unionInOrder([["dense_1", "ctr"], ["conv_1", "conv_2"]]), ["dense_1", "ctr", "conv_1", "conv_2"]);
   assert.deepEqual(unionInOrder([["a", "a", "b"]]), ["a", "b"]);
+});
+
+test("a regressor's output cell: prediction beside the true target, per output", () => {
+  const cell = { shape: [2, 3], values: [[0.5, 1.5, -2], [0.4, 2, -1]] };
+  assert.ok(isRegression(cell));
+  assert.ok(!isRegression({ shape: [10], values: new Array(10).fill(0.1) })); // probabilities
+  assert.ok(!isRegression({ shape: [2], values: [0.3, 0.7] })); // a sigmoid as P(0), P(1)
+  const [predicted, truth] = regressionTraces(cell, "2");
+  assert.deepEqual([predicted.x, predicted.y, truth.y], [[0, 1, 2], [0.5, 1.5, -2], [0.4, 2, -1]]);
+  assert.deepEqual([predicted.meta.kind, truth.meta.kind], ["prediction", "target"]);
+  assert.equal(truth.xaxis, "x2");
 });

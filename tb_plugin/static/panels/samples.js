@@ -68,6 +68,22 @@ export function arrayTraces(values, shape, suffix, label) {
   return [{ type: "bar", y: values, marker: { color: "#607d8b" }, showlegend: false, ...axes, meta: { label, kind: "vector", shape }, hovertemplate: "unit %{x}: %{y:.3g}<extra></extra>" }];
 }
 
+/** A regressor's output cell: (2, outputs), the prediction then the true target. */
+export function isRegression(cell) {
+  return cell.shape.length === 2 && cell.shape[0] === 2;
+}
+
+/** Prediction (grey) beside the true target (green) for each output of a regressor. */
+export function regressionTraces(cell, suffix) {
+  const [predicted, truth] = cell.values;
+  const x = predicted.map((_, k) => k);
+  const axes = { xaxis: `x${suffix}`, yaxis: `y${suffix}` };
+  return [
+    { type: "bar", x, y: predicted, name: "predicted", marker: { color: OTHER_CLASS }, showlegend: false, ...axes, meta: { label: "output", kind: "prediction" }, hovertemplate: "output %{x} predicted: %{y:.4g}<extra></extra>" },
+    { type: "bar", x, y: truth, name: "true", marker: { color: TRUE_CLASS }, showlegend: false, ...axes, meta: { label: "output", kind: "target" }, hovertemplate: "output %{x} true: %{y:.4g}<extra></extra>" },
+  ];
+}
+
 function probabilityTrace(cell, suffix) {
   const values = cell.values;
   const truth = cell.extra && cell.extra.class !== undefined ? Number(cell.extra.class) : null;
@@ -87,7 +103,7 @@ function probabilityTrace(cell, suffix) {
 export default {
   id: "samples",
   title: "Samples through the network",
-  description: "Fixed samples of the focus dataset at the chosen checkpoint: the input, the chosen layer's feature maps (a convolution's channels side by side, each scaled to its own range) and the model's output (class probabilities, the true class in green).",
+  description: "Fixed samples of the focus dataset at the chosen checkpoint: the input, the chosen layer's feature maps (a convolution's channels side by side, each scaled to its own range) and the model's output (class probabilities with the true class in green; a regressor's prediction in grey beside the true value in green).",
   quantities: [MAPS, PROBS],
   wide: true,
   hint: "No selected run recorded feature_maps or prediction_probs; use quantities=\"full\" to see this panel.",
@@ -130,13 +146,14 @@ export default {
         const suffix = grid.suffixes[k];
         const cell = cells.get(i);
         if (!cell) return;
-        if (name === "output") traces.push(probabilityTrace(cell, suffix));
+        if (name === "output" && isRegression(cell)) traces.push(...regressionTraces(cell, suffix));
+        else if (name === "output") traces.push(probabilityTrace(cell, suffix));
         else traces.push(...arrayTraces(cell.values, cell.shape, suffix, name));
         const image = cell.shape.length === 3;
         Object.assign(layout[`xaxis${suffix}`], { showgrid: false, zeroline: false, showticklabels: !image, tickfont: { size: 9 } });
         Object.assign(layout[`yaxis${suffix}`], { showgrid: false, zeroline: false, showticklabels: !image, tickfont: { size: 9 } });
         if (image) Object.assign(layout[`yaxis${suffix}`], { autorange: "reversed", scaleanchor: `x${suffix}` });
-        if (name === "output" && cell.values.length > 1) layout[`yaxis${suffix}`].range = [0, 1];
+        if (name === "output" && !isRegression(cell) && cell.values.length > 1) layout[`yaxis${suffix}`].range = [0, 1];
       });
     });
     const div = chartDiv(container, "samples");
