@@ -1,10 +1,10 @@
 // The selection (which runs, datasets, layer and checkpoint the user looks at), kept consistent
 // with the catalogue of runs from /runs, with subscribe/notify.
 //
-// Defaults: every run selected, the first DEFAULT_DATASETS datasets shown in overlays (line
-// styles stay distinguishable; the user can tick more), focus dataset "train" (else the first),
-// the first layer, the latest step. Selections are stored as what the user turned OFF, so runs
-// that appear on a reload are shown, and what the user hid stays hidden.
+// Defaults: every run selected (or those the page URL names), the first DEFAULT_DATASETS
+// datasets of the selected runs shown in overlays (the user can tick more), focus dataset
+// "train" (else the first), the first layer, the latest step. Selections are stored as what the
+// user turned OFF, so runs that appear on a reload are shown, and what the user hid stays hidden.
 
 // Not a layer of the model: "input" stands for the model input (input samples, their entropy).
 export const PSEUDO_LAYERS = new Set(["input"]);
@@ -184,11 +184,14 @@ export class Selection {
       }
       this.firstRuns = null; // only the first catalogue: later choices are the user's
     }
-    this.datasetOrder.forEach((dataset, i) => {
-      if (this.seenDatasets.has(dataset)) return;
+    // New datasets are shown if they are among the first of the runs selected now (a page
+    // opened on one run shows that run's first datasets, not those of the whole logdir).
+    const defaults = new Set(this.availableDatasets.slice(0, DEFAULT_DATASETS));
+    for (const dataset of this.datasetOrder) {
+      if (this.seenDatasets.has(dataset)) continue;
       this.seenDatasets.add(dataset);
-      if (i >= DEFAULT_DATASETS) this.hiddenDatasets.add(dataset);
-    });
+      if (!defaults.has(dataset)) this.hiddenDatasets.add(dataset);
+    }
     this.repair();
     this.notify(new Set(["catalog", "runs", "dataset", "datasets", "layer", "step"]));
   }

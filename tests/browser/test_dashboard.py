@@ -818,3 +818,13 @@ def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
     assert run_boxes(frame) == {run: run == TS_RUN for run in ALL_RUNS}
+    # The datasets shown at first are the first of that run's, whatever the other runs hold
+    # (the CTR run beside the forecaster's "test" and the digits' "per_class_*").
+    page = open_page(f"{fast_board.url}?inspect_run=ctr#keras_inspect")
+    frame = plugin_frame(page, TIMEOUT_S)
+    frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
+    shown = frame.evaluate(
+        "() => [...document.querySelectorAll('#ki-datasets input[data-dataset]')]"
+        ".filter((box) => box.checked).map((box) => box.dataset.dataset)"
+    )
+    assert shown == ["train", "test1", "test2"], shown

@@ -54,6 +54,19 @@ test("selection defaults: all runs, train focus, first layer, latest step, first
   assert.deepEqual(sel.datasets, ["train", "test1", "test2", "test3", "test4"].slice(0, DEFAULT_DATASETS));
 });
 
+test("a page opened on some runs shows the first datasets of those runs", () => {
+  // Another model's datasets come first in the logdir's dataset order (right after train) ...
+  const catalog = [run("ctr", { datasets: ["train", "test1", "test2", "test3"] }), run("other", { datasets: ["train", "test", "per_class_25"] })];
+  const all = new Selection();
+  all.setCatalog(catalog);
+  assert.deepEqual(all.datasets, ["train", "test", "per_class_25"]);
+  // ... but a page opened on the CTR run (?inspect_run=ctr) shows the CTR run's.
+  const one = new Selection({ runs: ["ctr"] });
+  one.setCatalog(catalog);
+  assert.deepEqual(one.runs, ["ctr"]);
+  assert.deepEqual(one.datasets, ["train", "test1", "test2"]);
+});
+
 test("train is first in the dataset order (solid line) and the focus is always shown", () => {
   const sel = new Selection();
   sel.setCatalog([run("a", { datasets: ["test1", "test2", "test3", "test4", "train"] })]);
