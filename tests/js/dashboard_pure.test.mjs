@@ -358,6 +358,7 @@ test("samples: cells by sample, channels side by side with gaps, one trace per a
   assert.deepEqual([grey.z, grey.xaxis], [[[0.5, 1]], "x2"]);
   const sequence = arrayTraces([[1, 2], [3, 4], [5, 6]], [3, 2], "", "conv")[0];
   assert.deepEqual(sequence.z, [[1, 3, 5], [2, 4, 6]]); // one row per channel, over time
+  assert.deepEqual(sequence.y, ["ch 0", "ch 1"]); // named rows, not a numeric axis
   assert.equal(arrayTraces([1, 2], [2], "", "dense")[0].type, "bar");
 });
 

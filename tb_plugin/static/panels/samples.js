@@ -61,9 +61,10 @@ export function arrayTraces(values, shape, suffix, label) {
     return [{ type: "heatmap", z, colorscale: GREY, showscale: false, ...axes, meta: { label, kind: "map", shape }, hovertemplate: "%{z:.3g}<extra></extra>" }];
   }
   if (shape.length === 2) {
-    // (time, channels): one row per channel.
+    // (time, channels): one row per channel, named (a numeric axis would tick -0.5, 0, 0.5...).
     const z = Array.from({ length: shape[1] }, (_, c) => values.map((step) => step[c]));
-    return [{ type: "heatmap", z, colorscale: "Viridis", showscale: false, ...axes, meta: { label, kind: "sequence", shape }, hovertemplate: "channel %{y}, t %{x}: %{z:.3g}<extra></extra>" }];
+    const y = Array.from({ length: shape[1] }, (_, c) => `ch ${c}`);
+    return [{ type: "heatmap", z, y, colorscale: "Viridis", showscale: false, ...axes, meta: { label, kind: "sequence", shape }, hovertemplate: "%{y}, t %{x}: %{z:.3g}<extra></extra>" }];
   }
   return [{ type: "bar", y: values, marker: { color: "#607d8b" }, showlegend: false, ...axes, meta: { label, kind: "vector", shape }, hovertemplate: "unit %{x}: %{y:.3g}<extra></extra>" }];
 }
