@@ -197,6 +197,7 @@ class Dashboard {
         (steps.length ? ` · ${steps.length} checkpoint${steps.length === 1 ? "" : "s"} (steps ${steps[0]}–${steps[steps.length - 1]})` : ""),
     );
     const order = sel.datasetOrder;
+    const styles = new Map(sel.datasets.map((dataset) => [dataset, sel.styleIndex(dataset)]));
     const ctx = {
       state: sel.snapshot(),
       selection: sel,
@@ -204,7 +205,7 @@ class Dashboard {
       layers: sel.availableLayers,
       steps: sel.steps,
       datasetOrder: order,
-      datasetIndex: (dataset) => sel.styleIndex(dataset) ?? order.indexOf(dataset),
+      datasetIndex: (dataset) => styles.get(dataset) ?? order.indexOf(dataset),
       stepFor: (runInfo) => sel.stepFor(runInfo),
       setStep: (step) => sel.setStep(step),
       setLayer: (layer) => sel.setLayer(layer),
