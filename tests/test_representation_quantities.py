@@ -256,3 +256,16 @@ def test_a_regressors_prediction_comes_with_the_true_target(tmp_path):
     assert "class" not in frame or probs["class"].isna().all()  # no class for a regressor
     serving = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "serving")]
     assert {v.shape for v in serving.value} == {(2,)}  # no labels: the prediction only
+
+
+def test_true_targets_only_for_a_regressor_whose_targets_match_its_outputs():
+    from keras_inspect.checkpoint import _true_targets
+    from keras_inspect.datasets import LabelKind
+
+    y = np.arange(12, dtype=np.float64).reshape(6, 2)
+    np.testing.assert_array_equal(_true_targets(y, 4, 2, LabelKind.CONTINUOUS), y[:4])
+    assert _true_targets(y, 4, 3, LabelKind.CONTINUOUS) is None  # 2 targets, 3 outputs
+    assert _true_targets(y[:, 0], 4, 2, LabelKind.CONTINUOUS) is None
+    assert _true_targets(y, 8, 2, LabelKind.CONTINUOUS) is None  # fewer labels than samples
+    assert _true_targets(None, 4, 2, LabelKind.CONTINUOUS) is None
+    assert _true_targets(np.array([0, 1, 1, 0]), 4, 1, LabelKind.BINARY) is None  # a classifier
