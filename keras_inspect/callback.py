@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -15,30 +14,21 @@ import keras
 import numpy as np
 
 from keras_inspect import images
-from keras_inspect.capture import Capture, CaptureResult, default_layers, model_layers
-from keras_inspect.checkpoint import (
-    SAMPLES,
-    CheckpointComputer,
-    Guard,
-    Record,
-)
+from keras_inspect.accumulate import DatasetSummary
+from keras_inspect.bind import Binding, bind, kernel_copy
+from keras_inspect.checkpoint import Record
 from keras_inspect.config import (
+    check_batch_size,
     check_labels,
     check_layer_pairs,
     check_layer_spec,
     check_log_dir,
     check_row_counts,
-    drop,
-    task_for,
 )
 from keras_inspect.datasets import Sample, prepare_datasets
 from keras_inspect.errors import ConfigError
-from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
-from keras_inspect.presets import (
-    HEADLINE,
-    NEEDS_GRADIENTS,
-    resolve_quantities,
-)
+from keras_inspect.guard import Guard
+from keras_inspect.presets import HEADLINE, resolve_quantities
 from keras_inspect.projector import METHODS, ProjectionJob, Projector, job_rows, labels_column
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
@@ -78,6 +68,12 @@ class InspectCallback(keras.callbacks.Callback):
             batch count. Turns off Keras' asynchronous batch dispatch, as any per-batch hook does.
         at: record after exactly these 0-based epochs.
         max_samples: rows per dataset, drawn once with ``seed`` and reused at every checkpoint.
+            A checkpoint's memory does not grow with it: the rows go through the model in
+            batches that are reduced to statistics as they come.
+        batch_size: rows per batch of the capture pass. ``None`` (the default) sizes batches so
+            that the layer outputs, pre-activations and gradients one batch records take about
+            256 MiB (a whole 2,048-row sample of a small tabular model; a handful of rows of a
+            ResNet50 at 128 x 128). Set it to bound the accelerator memory of a pass further.
         feature_groups: the groups of ``feature_saliency``: ``None`` for one group per float
             model input and one per Embedding layer (its output stands for the ids fed to
             it); or a dict of group name -> a list of column indices of the only input, an
@@ -127,6 +123,7 @@ class InspectCallback(keras.callbacks.Callback):
         projection_every: int = 5,
         strict: bool = False,
         asynchronous: bool = True,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__()
         self.log_dir = check_log_dir(log_dir)
@@ -150,6 +147,7 @@ class InspectCallback(keras.callbacks.Callback):
         check_labels(self.samples, self.quantities, self._explicit)
         check_row_counts(self.samples, self.quantities, self._explicit)
         self.max_samples = max_samples
+        self.batch_size = check_batch_size(batch_size)
         self.feature_groups = feature_groups
         self.seed = seed
         self.output = output
@@ -169,6 +167,7 @@ class InspectCallback(keras.callbacks.Callback):
         )
         self.projection_every = projection_every
         self._write_lock = threading.Lock()  # the worker and the projector both write
+        self._closed = False
         self._checkpoints_done = 0
         self._unprojected: ProjectionJob | None = None
         self.checkpoint_seconds: list[float] = []
@@ -176,10 +175,8 @@ class InspectCallback(keras.callbacks.Callback):
         # statistics, probes, write (on the worker when asynchronous), total.
         self.timings: list[dict[str, float]] = []
         self._bound_model: keras.Model | None = None
-        self._capture: Capture | None = None
-        self._kernel_layers: list[keras.layers.Layer] = []
+        self._binding: Binding | None = None
         self._model_records: list[Record] = []  # written once, with the first checkpoint
-        self._computer: CheckpointComputer | None = None
         self._writer: InspectWriter | None = None
         self._last_step: int | None = None
         self._batches_seen = 0
@@ -240,23 +237,39 @@ class InspectCallback(keras.callbacks.Callback):
             )
             return
         started = time.perf_counter()
-        # Only the forward passes need the model as it is now; the rest can wait its turn.
-        captured = {name: self._capture.run(sample.x) for name, sample in self.samples.items()}
+        # Only the capture passes need the model as it is now; the rest can wait its turn.
+        summaries = self._capture_all(int(step))
+        if summaries is None:
+            return
         # Training goes on while the worker computes: kernels are copied now.
-        kernels = {layer.name: _kernel_copy(layer) for layer in self._kernel_layers}
+        kernels = {layer.name: kernel_copy(layer) for layer in self._binding.kernel_layers}
         job = _Checkpoint(
-            int(step), captured, dict(logs or {}), time.perf_counter() - started, kernels
+            int(step), summaries, dict(logs or {}), time.perf_counter() - started, kernels
         )
         self._last_step = int(step)
+        self._closed = False
         if self._worker is None:
             self._process(job)
         else:
             self._worker.submit(job)
         self.checkpoint_seconds.append(time.perf_counter() - started)
 
+    @property
+    def _capture(self):
+        """The capture of the bound model (None before binding)."""
+        return None if self._binding is None else self._binding.capture
+
+    @property
+    def _computer(self):
+        return None if self._binding is None else self._binding.computer
+
     def close(self) -> None:
         """Finish pending checkpoints, then flush and close the event file.
 
+        Waits for the checkpoints being computed, but at most a few seconds
+        (:data:`PROJECTION_GRACE`) for projections: one still running is finished on its own
+        thread and written when done, while the program goes on (a script's interpreter waits
+        for it at exit); a warning says so.
         A later checkpoint opens a new event file. Re-raises a failure of a background
         checkpoint that ``strict=True`` let through.
         """
@@ -267,86 +280,76 @@ class InspectCallback(keras.callbacks.Callback):
                 if self._unprojected is not None:  # the last checkpoint is always projected
                     self._projector.offer(self._unprojected)
                     self._unprojected = None
-                self._projector.drain()
+                self._projector.finish()
+                if not self._projector.drain(timeout=PROJECTION_GRACE):
+                    self._say_projection_goes_on()
         finally:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+            with self._write_lock:
+                self._closed = True
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
+
+    def _say_projection_goes_on(self) -> None:
+        steps = self._projector.unfinished
+        self.guard.warn_once(
+            ("projection", "", "close"),
+            f"keras_inspect: the {self._projector.method} projection of step(s) {steps} is "
+            f"still running after {PROJECTION_GRACE:g} s; fit is not held for it. It goes on "
+            f"in the background and is written to "
+            f"{os.path.join(self.log_dir, metadata.RUN_SUBDIR)} when done (a script waits for "
+            "it at exit; Ctrl-C drops it). projection='pca' takes milliseconds, or raise "
+            "projection_every.",
+        )
 
     # Internals -------------------------------------------------------------------------------
 
     def _bind(self, model: keras.Model) -> None:
-        if model is None:
-            raise ConfigError("the callback has no model; call set_model(model) first.")
-        if not model.built:
-            raise ConfigError(
-                f"model {model.name!r} is not built yet; call it on a batch or fit it first."
-            )
-        layers = _select_layers(model, self.layer_spec)
-        quantities = self._gradient_quantities_supported(self.quantities)
-        groups: list[FeatureGroup] = []
-        if "feature_saliency" in quantities:
-            head = keras.tree.map_structure(lambda a: a[:2], next(iter(self.samples.values())).x)
-            groups = resolve_feature_groups(model, head, self.feature_groups)
-            if not groups:
-                quantities = self._leave_out(
-                    quantities,
-                    {"feature_saliency"},
-                    f"model {model.name!r} has only integer inputs and no Embedding layer "
-                    "(name layer outputs in feature_groups={'group': 'layer_name'})",
-                )
-        plan = _gradient_plan(model, quantities, groups)
-        capture = Capture(model, layers, output=self.output, batch_size=self.max_samples, plan=plan)
-        probed = [_probe_forward(capture, sample) for sample in self.samples.values()]
-        widths = {_output_width(result) for result in probed}
-        no_path = _without_gradient_path(
-            probed[0], groups, self._explicit and self.layer_spec is not None
+        binding = bind(
+            model,
+            self.samples,
+            layer_spec=self.layer_spec,
+            quantities=self.quantities,
+            explicit=self._explicit,
+            feature_groups=self.feature_groups,
+            output=self.output,
+            layer_pairs=self.layer_pairs,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            guard=self.guard,
         )
-        pairs: list[tuple[str, str]] = []
-        if "channel_capacity" in quantities:
-            pairs = _capacity_pairs(probed[0], layers, self.layer_pairs, model)
-            if not pairs:
-                quantities = self._leave_out(
-                    quantities,
-                    {"channel_capacity"},
-                    "fewer than two inspected layers have feature maps (conv or sequence "
-                    "outputs); name them in layers= or pass layer_pairs=",
-                )
-        task = task_for(self.samples, quantities, self._explicit, widths.pop())
-        self._capture = capture
-        self._model_records = _model_records(model, probed[0])
-        self._kernel_layers = (
-            [layer for layer in layers if _kernel_copy(layer) is not None]
-            if "weights_hinton" in task.quantities
-            else []
-        )
+        self._binding = binding
+        self._model_records = list(binding.model_records)
         # Datasets in the user's order, layers in the model's: written with every series.
         self._dataset_order = {name: i for i, name in enumerate(self.samples)}
-        self._layer_order = {layer.name: i for i, layer in enumerate(layers)}
-        self._computer = CheckpointComputer(
-            task,
-            self.guard,
-            seed=self.seed,
-            groups=[g for g in groups if g.key not in no_path],
-            skip_gradients=no_path,
-            layer_pairs=pairs,
-        )
+        self._layer_order = binding.layer_order
         self._bound_model = model
 
-    def _gradient_quantities_supported(self, quantities: tuple[str, ...]) -> tuple[str, ...]:
-        """``quantities`` without the gradient ones where the backend cannot take gradients."""
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            return quantities
-        return self._leave_out(
-            quantities,
-            NEEDS_GRADIENTS,
-            f"gradients are implemented for the TensorFlow backend only, not {backend!r}",
-        )
+    def _capture_all(self, step: int) -> dict[str, DatasetSummary] | None:
+        """Every dataset through the capture passes; None (said once) if they fail."""
+        try:
+            return {name: self._summarize(sample) for name, sample in self.samples.items()}
+        except Exception as error:
+            if self.guard.strict:
+                raise
+            self.guard.warn_once(
+                ("capture", "", ""),
+                f"keras_inspect: the capture pass failed at step {step} and that checkpoint is "
+                f"skipped ({type(error).__name__}: {error}). Training goes on; later failures "
+                "are not reported.",
+            )
+            return None
 
-    def _leave_out(self, quantities: tuple[str, ...], names, reason: str) -> tuple[str, ...]:
-        """``quantities`` without ``names`` (logged), or a ConfigError if the user listed them."""
-        return tuple(drop(list(quantities), frozenset(names), self._explicit, reason))
+    def _summarize(self, sample: Sample) -> DatasetSummary:
+        binding = self._binding
+        summary = binding.capture.summarize(sample.x)
+        rows = binding.map_rows.get(sample.name, 0)
+        if rows:
+            summary.maps = binding.capture.maps(sample.x, rows)
+        if binding.saliency_samples:
+            maps, inputs = binding.capture.input_saliency(sample.x, binding.saliency_samples)
+            summary.input_saliency, summary.saliency_inputs = maps, inputs
+        return summary
 
     def _process(self, job: _Checkpoint) -> None:
         """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
@@ -356,7 +359,7 @@ class InspectCallback(keras.callbacks.Callback):
         features: dict[str, dict] = {}
         with single_blas_thread():
             for name, sample in self.samples.items():
-                found, features[name] = self._computer.dataset_records(sample, job.captured[name])
+                found, features[name] = self._computer.dataset_records(sample, job.summaries[name])
                 records.extend(found)
             timing["statistics"] = time.perf_counter() - started
             records.extend(self._computer.probe_records(features))
@@ -387,15 +390,19 @@ class InspectCallback(keras.callbacks.Callback):
             return
         datasets = {}
         for name, sample in self.samples.items():
-            captured = job.captured[name]
-            rows = job_rows(len(captured.output), MAX_PROJECTION_ROWS, self.seed)
+            summary = job.summaries[name]
+            kept = min(
+                (len(s.features) for s in summary.layers.values() if s.features is not None),
+                default=0,
+            )
+            rows = job_rows(kept, MAX_PROJECTION_ROWS, self.seed)
             if len(rows) < MIN_PROJECTION_ROWS:
                 continue
             labels = labels_column(self._computer.labels_of(sample), rows)
             layers = {
-                layer: np.asarray(acts)[rows].reshape(len(rows), -1)
-                for layer, acts in captured.activations.items()
-                if int(np.prod(np.shape(acts)[1:])) >= 2
+                layer: s.features[rows]
+                for layer, s in summary.layers.items()
+                if s.features is not None and s.features.shape[1] >= 2
             }  # a layer of one number per row has no 2-D picture
             datasets[name] = (labels, layers)
         projection_job = ProjectionJob(job.step, datasets)
@@ -408,12 +415,19 @@ class InspectCallback(keras.callbacks.Callback):
             self._unprojected = projection_job
 
     def _write_records(self, step: int, records: list[Record]) -> None:
-        """Writes records computed apart from a checkpoint's own (the projector's)."""
+        """Writes records computed apart from a checkpoint's own (the projector's).
+
+        After :meth:`close` (a projection that finished late) the records go into an event
+        file of their own, closed at once.
+        """
         with self._write_lock:
             writer = self._open_writer()
             for rec in records:
                 self._write(writer, step, rec)
             writer.flush()
+            if self._closed:
+                writer.close()
+                self._writer = None
 
     def _write_pictures(self, writer: InspectWriter, step: int, records: list[Record]) -> None:
         """Feature maps of image models also go to TensorBoard's Images tab.
@@ -455,15 +469,17 @@ class InspectCallback(keras.callbacks.Callback):
 
 @dataclass(frozen=True)
 class _Checkpoint:
-    """What the training thread hands over: captured activations of every dataset."""
+    """What the training thread hands over: every dataset's summary."""
 
     step: int
-    captured: dict[str, CaptureResult]
+    summaries: dict[str, DatasetSummary]
     logs: dict[str, Any]
     capture_seconds: float
     kernels: dict[str, np.ndarray]  # weights_hinton's kernels, by layer
 
 
+# Seconds close() waits for a projection still running before it lets fit end.
+PROJECTION_GRACE = 3.0
 # Rows per dataset that are projected (a t-SNE of 500 rows takes 1-2 s on one core), the same
 # fixed rows at every checkpoint so that each layout can start from the previous one.
 MAX_PROJECTION_ROWS = 500
@@ -485,205 +501,3 @@ def _projector(quantities, method, every, guard, seed, emit, asynchronous) -> Pr
     if "projection" not in quantities:
         return None
     return Projector(method, emit, guard, seed=seed, asynchronous=asynchronous)
-
-
-def _model_records(model: keras.Model, probed: CaptureResult) -> list[Record]:
-    """``model_layers``: per layer of the model, [position, parameters, *output shape].
-
-    The layer's class name travels in the ``type`` axis. Output shapes come from the model's
-    graph, or from the probe pass for an inspected layer of a subclassed model (no batch axis;
-    a dimension unknown until called is -1; empty when unknown).
-    """
-    records = []
-    for index, layer in enumerate(model_layers(model)):
-        shape: tuple = ()
-        try:
-            shape = tuple(layer.output.shape[1:])
-        except (AttributeError, ValueError):
-            captured = probed.activations.get(layer.name)
-            if captured is not None:
-                shape = tuple(np.shape(captured)[1:])
-        dims = [-1 if d is None else int(d) for d in shape]
-        value = np.array([index, layer.count_params(), *dims], dtype=np.float64)
-        records.append(
-            Record("model_layers", value, "", layer.name, {"type": type(layer).__name__})
-        )
-    return records
-
-
-def _kernel_copy(layer: keras.layers.Layer) -> np.ndarray | None:
-    """A copy of a Dense or convolution layer's kernel, or None for a layer without one."""
-    kernel = getattr(layer, "kernel", None)
-    if kernel is None or len(getattr(kernel, "shape", ())) < 2:
-        return None
-    return np.array(keras.ops.convert_to_numpy(kernel))
-
-
-def _capacity_pairs(
-    result: CaptureResult, layers: list, wanted: tuple | None, model: keras.Model
-) -> list[tuple[str, str]]:
-    """The layer pairs of channel_capacity: checked ones from the user, or the defaults."""
-    maps = [layer.name for layer in layers if np.ndim(result.activations[layer.name]) >= 3]
-    if wanted is None:
-        return list(zip(maps, maps[1:], strict=False))
-    inspected = [layer.name for layer in layers]
-    for a, b in wanted:
-        for name in (a, b):
-            if name not in inspected:
-                raise ConfigError(
-                    f"layer_pairs names {name!r}, which is not an inspected layer of model "
-                    f"{model.name!r} ({inspected}); add it to layers= or fix the name."
-                )
-            if name not in maps:
-                shape = tuple(result.activations[name].shape[1:])
-                raise ConfigError(
-                    f"layer_pairs pair ({a!r}, {b!r}): layer {name!r} has outputs of shape "
-                    f"{shape}, without positions to compare feature maps over; channel "
-                    f"capacity needs convolutional or sequence layers such as {maps or 'Conv2D'}."
-                )
-    return list(wanted)
-
-
-def _select_layers(model: keras.Model, spec: tuple[str, ...] | None) -> list:
-    candidates = model_layers(model)
-    if spec is None:
-        chosen = default_layers(model)
-        if not chosen:
-            raise ConfigError(
-                f"model {model.name!r} has no Dense, convolutional or recurrent layer to inspect "
-                f"by default; name layers explicitly, e.g. "
-                f"layers={[c.name for c in candidates][:3]}."
-            )
-        return chosen
-    names = [layer.name for layer in candidates]
-    selected: set[str] = set()
-    for item in spec:
-        matches = [n for n in names if n == item or re.fullmatch(item, n)]
-        if not matches:
-            raise ConfigError(
-                f"layers entry {item!r} matches no layer of model {model.name!r}; its layers "
-                f"are {names}."
-            )
-        selected.update(matches)
-    return [layer for layer in candidates if layer.name in selected]
-
-
-def _gradient_plan(
-    model: keras.Model, quantities: Sequence[str], groups: list[FeatureGroup]
-) -> GradientPlan | None:
-    """What the capture pass differentiates for the gradient quantities asked for."""
-    wanted = set(quantities) & NEEDS_GRADIENTS
-    if not wanted:
-        return None
-    if "feature_saliency" not in wanted:
-        groups = []
-    by_name = {layer.name: layer for layer in model_layers(model)}
-    return GradientPlan(
-        sources=tuple(dict.fromkeys(group.key for group in groups)),
-        source_layers=tuple(dict.fromkeys(by_name[g.source] for g in groups if g.kind == "layer")),
-        layer_deltas="filter_importance" in wanted,
-        saliency_samples=SAMPLES if "input_saliency" in wanted else 0,
-    )
-
-
-def _probe_forward(capture: Capture, sample: Sample) -> CaptureResult:
-    """Run two rows of ``sample`` through the capture pass (errors become ConfigError)."""
-    shapes = keras.tree.map_structure(lambda a: tuple(a.shape), sample.x)
-    expected = _input_names(capture.model)
-    if isinstance(sample.x, dict) and expected and set(sample.x) != set(expected):
-        raise ConfigError(
-            f"datasets[{sample.name!r}] x has input names {sorted(sample.x)}, but model "
-            f"{capture.model.name!r} expects {sorted(expected)}. Key the dict by the names of "
-            "the model's keras.Input layers."
-        )
-    _check_input_shapes(sample, capture.model)
-    head = keras.tree.map_structure(lambda a: a[:2], sample.x)
-    try:
-        result = capture.run(head)
-    except Exception as error:
-        reason = _reason(error)
-        raise ConfigError(
-            f"datasets[{sample.name!r}] does not fit model {capture.model.name!r}: running "
-            f"its x (shapes {shapes}) through the model failed with {type(error).__name__}: "
-            f"{reason}. Pass x in the structure and shapes used for model.fit."
-        ) from error
-    return result
-
-
-def _output_width(result: CaptureResult) -> int:
-    """Units of the scored output."""
-    return 1 if result.output.ndim == 1 else int(np.prod(result.output.shape[1:]))
-
-
-def _without_gradient_path(
-    result: CaptureResult, groups: list[FeatureGroup], explicit: bool
-) -> frozenset[str]:
-    """Layers and group sources that the scored output does not depend on.
-
-    Their gradient quantities are left out (said once in the log); when the user named both
-    the layers and the quantities it is a configuration error instead.
-    """
-    missing = result.no_gradient
-    if not missing:
-        return missing
-    layers = sorted(name for name in missing if name in result.activations)
-    sources = sorted(g.name for g in groups if g.key in missing)
-    what = (f"layers {layers}" if layers else "") + (
-        f"{' and ' if layers else ''}feature groups {sources}" if sources else ""
-    )
-    reason = (
-        f"the scored model output does not depend on {what} (they feed another output, or "
-        "nothing), so they have no gradient"
-    )
-    if explicit:
-        raise ConfigError(
-            f"{reason}. Leave them out of layers= and feature_groups=, or score the output "
-            "they feed with output=."
-        )
-    logger.info("keras_inspect: gradient quantities leave out %s: %s.", what, reason)
-    return missing
-
-
-def _check_input_shapes(sample: Sample, model: keras.Model) -> None:
-    """Compare each input array's row shape with the model's ``Input`` (where it has one)."""
-    try:
-        inputs = list(model.inputs)
-    except (AttributeError, TypeError, ValueError):
-        return  # subclassed: the forward pass is the only check
-    if isinstance(sample.x, dict):
-        pairs = [(t.name, sample.x.get(t.name), t) for t in inputs]
-    elif isinstance(sample.x, list):
-        pairs = [(t.name, a, t) for t, a in zip(inputs, sample.x, strict=False)]
-    else:
-        pairs = [(inputs[0].name, sample.x, inputs[0])] if len(inputs) == 1 else []
-    for name, array, tensor in pairs:
-        if array is None:
-            continue
-        expected = tuple(tensor.shape[1:])
-        got = tuple(array.shape[1:])
-        fits = len(got) == len(expected) and all(
-            e is None or e == g for e, g in zip(expected, got, strict=True)
-        )
-        if not fits:
-            which = "x" if len(inputs) == 1 else f"input {name!r}"
-            raise ConfigError(
-                f"datasets[{sample.name!r}] {which} has rows of shape {got}, but model "
-                f"{model.name!r} expects {expected} (None = any). Pass x as given to model.fit."
-            )
-
-
-def _reason(error: Exception) -> str:
-    """The informative line of a (possibly traced) Keras error message."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if "expected" in line or "incompatible" in line:
-            return line[:300]
-    return lines[-1][:300] if lines else type(error).__name__
-
-
-def _input_names(model: keras.Model) -> list[str]:
-    try:
-        return [tensor.name for tensor in model.inputs]
-    except (AttributeError, TypeError, ValueError):
-        return []  # subclassed models have no symbolic inputs

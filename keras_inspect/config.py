@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from keras_inspect.checkpoint import MIN_CAPACITY_ROWS, Task
+from keras_inspect.checkpoint import Task
+from keras_inspect.checkpoint_maps import MIN_CAPACITY_ROWS
 from keras_inspect.datasets import LabelKind, Sample, class_indices
 from keras_inspect.errors import ConfigError
 from keras_inspect.presets import (
@@ -28,6 +29,7 @@ from keras_inspect.quantities import entropy
 from tb_plugin import metadata
 
 __all__ = [
+    "check_batch_size",
     "check_classes",
     "check_labels",
     "check_layer_pairs",
@@ -35,10 +37,33 @@ __all__ = [
     "check_log_dir",
     "check_row_counts",
     "drop",
+    "say",
     "task_for",
 ]
 
 logger = logging.getLogger("keras_inspect")
+
+
+def say(message: str) -> None:
+    """Tell the user something about what is recorded (once, when the callback binds)."""
+    logger.info("keras_inspect: %s", message)
+
+
+def check_batch_size(batch_size: Any) -> int | None:
+    """``batch_size`` as a positive int or None, or ConfigError."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ConfigError(
+            f"batch_size must be None (sized automatically) or a positive integer, got "
+            f"{batch_size!r} ({type(batch_size).__name__}); e.g. batch_size=32 rows per pass."
+        )
+    if batch_size < 1:
+        raise ConfigError(
+            f"batch_size must be a positive integer (rows per capture pass), got {batch_size}; "
+            "e.g. batch_size=32, or None to size batches automatically."
+        )
+    return int(batch_size)
 
 
 def check_log_dir(log_dir: Any) -> str:

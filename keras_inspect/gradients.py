@@ -1,8 +1,8 @@
 """What the gradient quantities differentiate, and against what.
 
 One compiled pass (:class:`keras_inspect.capture.Capture` with a :class:`GradientPlan`) gives
-the model output, the inspected layers' activations and, for the scalar :func:`objective`, its
-gradients with respect to
+the model output, the inspected layers' statistics and, for the scalar :func:`objective`, the
+sums of the absolute values of its gradients with respect to
 
 * each feature group's source: a float model input, or a layer's output (an Embedding's output
   for id inputs: the h0 slices of Guo et al., section 3.4);
@@ -12,7 +12,9 @@ gradients with respect to
 
 A second, small pass over a handful of fixed samples gives the input saliency maps: per float
 input, d objective / d input and, per inspected layer, d (sum of the layer's output) / d input
-(TSViz eq. 13-15, for the whole layer rather than one chosen filter).
+(TSViz eq. 13-15, for the whole layer rather than one chosen filter). It is one backward pass
+for every layer at once: each sample is repeated once per goal, and the objective of a repeat
+is its goal's (samples do not interact in inference mode).
 
 The framework-specific part (the tape) is :func:`keras_inspect.backends.compile_gradient_function`.
 """
@@ -28,6 +30,8 @@ import keras
 import numpy as np
 
 from keras_inspect.errors import ConfigError
+from keras_inspect.recording import model_layers
+from keras_inspect.reductions import row_objective
 
 __all__ = [
     "FeatureGroup",
@@ -49,10 +53,7 @@ def objective(output: Any) -> Any:
     interact in inference mode, so the gradient of the sum with respect to one sample's input
     is that sample's own gradient.
     """
-    output = keras.ops.convert_to_tensor(output)
-    if len(output.shape) >= 2 and output.shape[-1] not in (None, 1):
-        output = keras.ops.max(output, axis=-1)
-    return keras.ops.sum(output)
+    return keras.ops.sum(row_objective(output))
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,6 @@ def input_leaves(x: Any) -> list[Any]:
 
 def embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """Every Embedding layer of ``model`` (nested ones included), in call order."""
-    from keras_inspect.capture import model_layers
-
     return [layer for layer in model_layers(model) if isinstance(layer, keras.layers.Embedding)]
 
 
@@ -165,8 +164,6 @@ def resolve_feature_groups(
     names = input_names(model, x)
     leaves = dict(zip(names, input_leaves(x), strict=True))
     embeddings = embedding_layers(model)
-    from keras_inspect.capture import model_layers
-
     layers = {layer.name: layer for layer in model_layers(model)}
     if feature_groups is None:
         groups = [FeatureGroup(n, "input", n) for n in names if _is_float(leaves[n])]

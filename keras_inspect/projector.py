@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from keras_inspect.checkpoint import Guard, Record
+from keras_inspect.checkpoint import Record
+from keras_inspect.guard import Guard
 from keras_inspect.quantities import projection
 from keras_inspect.quantities.blas import single_blas_thread
 
@@ -53,8 +55,10 @@ class Projector:
         emit: called (on the projector's thread) with each projected checkpoint's records.
         guard: failure isolation: a failing layer is reported once and skipped.
         seed: seeds t-SNE.
-        asynchronous: project on a daemon thread (the default); ``False`` projects inside
-            :meth:`offer`, e.g. for ``strict=True``.
+        asynchronous: project on a thread of its own (the default); ``False`` projects inside
+            :meth:`offer`, e.g. for ``strict=True``. The thread is not a daemon: after
+            :meth:`finish`, it ends when the last job is emitted, and a script's interpreter
+            waits for that at exit rather than losing the projection.
     """
 
     def __init__(
@@ -66,7 +70,7 @@ class Projector:
         asynchronous: bool = True,
     ) -> None:
         self._project = METHODS[method]
-        self._method = method
+        self.method = method
         self._emit = emit
         self._guard = guard
         self._seed = seed
@@ -75,7 +79,9 @@ class Projector:
         self._lock = threading.Condition()
         self._waiting: ProjectionJob | None = None
         self._busy = False
+        self._running: int | None = None  # the step being projected
         self._thread: threading.Thread | None = None
+        self._finishing = False
         self._error: BaseException | None = None
         self.projected: list[int] = []  # steps projected, in order
         self.skipped: list[int] = []  # steps replaced by a newer one before their turn
@@ -90,29 +96,58 @@ class Projector:
             if self._waiting is not None:
                 self.skipped.append(self._waiting.step)
             self._waiting = job
+            self._finishing = False
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._loop, name="keras-inspect-projector", daemon=True
+                    target=self._loop, name="keras-inspect-projector", daemon=False
                 )
                 self._thread.start()
             self._lock.notify_all()
 
-    def drain(self) -> None:
-        """Wait until the waiting job (if any) is projected; re-raise a failure it let through."""
+    def finish(self) -> None:
+        """No more jobs for now: the thread ends once the last one is emitted."""
+        with self._lock:
+            self._finishing = True
+            self._lock.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the waiting job (if any) is projected; re-raise a failure it let through.
+
+        Args:
+            timeout: wait at most this many seconds (``None``: as long as it takes).
+
+        Returns:
+            True when nothing is left to project; False when the timeout ran out first (the
+            thread goes on and emits the rest when done).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             while self._waiting is not None or self._busy:
-                self._lock.wait()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._lock.wait(left)
         self._raise_pending()
+        return True
+
+    @property
+    def unfinished(self) -> list[int]:
+        """Steps being projected or waiting for their turn."""
+        with self._lock:
+            steps = [] if self._running is None else [self._running]
+            return steps + ([] if self._waiting is None else [self._waiting.step])
 
     def _loop(self) -> None:
         _lower_priority()
         while True:
             with self._lock:
                 while self._waiting is None:
-                    if not self._lock.wait(timeout=30.0):
-                        self._thread = None  # idle: end; the next offer starts a new thread
+                    # Idle: end when finished or after a while; the next offer starts a new one.
+                    if self._finishing or not self._lock.wait(timeout=30.0):
+                        self._thread = None
                         return
                 job, self._waiting, self._busy = self._waiting, None, True
+                self._running = job.step
             try:
                 if self._error is None:
                     self._run_job(job)
@@ -121,6 +156,7 @@ class Projector:
             finally:
                 with self._lock:
                     self._busy = False
+                    self._running = None
                     self._lock.notify_all()
 
     def _run_job(self, job: ProjectionJob) -> None:
@@ -128,7 +164,7 @@ class Projector:
         with single_blas_thread():
             for dataset, (labels, layers) in job.datasets.items():
                 for layer, features in layers.items():
-                    with self._guard.running(f"projection ({self._method})", dataset, layer):
+                    with self._guard.running(f"projection ({self.method})", dataset, layer):
                         layout = self._layout(dataset, layer, features)
                         value = layout if labels is None else np.column_stack([layout, labels])
                         value = value.astype(np.float32)
@@ -138,7 +174,7 @@ class Projector:
 
     def _layout(self, dataset: str, layer: str, features: np.ndarray) -> np.ndarray:
         previous = self._previous.get((dataset, layer))
-        if self._method == "tsne":
+        if self.method == "tsne":
             layout = self._project(features, previous=previous, seed=self._seed)
         else:
             layout = self._project(features, previous=previous)

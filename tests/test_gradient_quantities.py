@@ -73,7 +73,9 @@ def test_zeroing_unimportant_filters_costs_less_than_zeroing_important_ones():
     model.fit(x, y, epochs=15, batch_size=128, verbose=0)
     conv = model.get_layer("conv")
     capture = Capture(model, [conv], plan=GradientPlan())
-    importance = saliency.filter_importance(capture.run(x[:1000]).deltas["conv"])
+    importance = saliency.filter_importance(
+        capture.summarize(x[:1000]).layers["conv"].importance, 1000
+    )
     order = np.argsort(importance)
     low, high = order[:8], order[8:]
     kernel, bias = conv.get_weights()
@@ -115,7 +117,9 @@ def test_copied_filters_share_a_cluster():
     kernel[..., 5:], bias[5:] = kernel[..., :5], bias[:5]  # filters 5-9 copy filters 0-4
     conv.set_weights([kernel, bias])
     x = np.random.default_rng(2).normal(size=(200, 30, 2)).astype("float32")
-    acts = Capture(model, [conv]).run(x).activations["conv"]
+    capture = Capture(model, [conv])
+    capture.probe(x)
+    acts = capture.maps(x, len(x))["conv"]
     ids = clusters.unit_clusters(neurons.unit_rows(acts), seed=0)
     for f in range(5):
         assert ids[f] == ids[f + 5], ids

@@ -9,6 +9,7 @@ import pytest
 from keras_inspect.capture import Capture
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import GradientPlan, objective, resolve_feature_groups
+from tests import models
 
 H = 1e-5
 
@@ -96,39 +97,46 @@ def test_gradients_match_finite_differences(build, shape, layer):
     x = np.random.default_rng(0).normal(size=(6, *shape))
     [group] = resolve_feature_groups(model, x, None)
     capture = Capture(
-        model, [model.get_layer(layer)], plan=GradientPlan(sources=(group.key,), saliency_samples=2)
+        model,
+        [model.get_layer(layer)],
+        plan=GradientPlan(sources=(group.key,), saliency_samples=2),
+        batch_size=4,  # two batches: the sums are merged
     )
-    result = capture.run(x)
-    numeric = finite_difference_inputs(model, x)
-    analytic = result.source_gradients[group.key][:3]
-    assert analytic.shape == numeric.shape
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-6)
-    # delta of the inspected layer: d output / d pre-activation
-    z = result.pre_activations[layer]
-    np.testing.assert_allclose(
-        result.deltas[layer][:2], finite_difference_delta(model, layer, z), rtol=1e-4, atol=1e-6
-    )
+    summary = capture.summarize(x)
+    numeric = finite_difference_inputs(model, x, rows=len(x))
+    # feature saliency sums |d output / d input| over samples and all but the last axis
+    expected = np.abs(numeric).reshape(-1, numeric.shape[-1]).sum(axis=0)
+    np.testing.assert_allclose(summary.sources[group.key], expected, rtol=1e-4, atol=1e-6)
+    # filter importance sums |d output / d pre-activation| over samples and positions
+    z = models.linear_twin(model.get_layer(layer), x)
+    delta = finite_difference_delta(model, layer, z, rows=len(x))
+    expected = np.abs(delta).reshape(-1, delta.shape[-1]).sum(axis=0)
+    np.testing.assert_allclose(summary.layers[layer].importance, expected, rtol=1e-4, atol=1e-6)
     # the input saliency maps of the small pass: |d output / d input| of the first two rows
+    maps, inputs = capture.input_saliency(x, 2)
     np.testing.assert_allclose(
-        result.input_saliency["output"][group.source], np.abs(numeric[:2]), rtol=1e-4, atol=1e-6
+        maps["output"][group.source], np.abs(numeric[:2]), rtol=1e-4, atol=1e-6
     )
-    assert not result.no_gradient
+    np.testing.assert_allclose(inputs[group.source], x[:2], rtol=1e-6)
+    assert not summary.no_gradient
 
 
 def test_layer_input_saliency_is_the_gradient_of_the_layer_sum():
     model = dense_model()
     x = np.random.default_rng(1).normal(size=(4, 5))
     capture = Capture(model, [model.get_layer("hidden")], plan=GradientPlan(saliency_samples=1))
+    capture.probe(x)
     [group] = resolve_feature_groups(model, x, None)
-    saliency = capture.run(x).input_saliency["hidden"][group.source]
+    saliency = capture.input_saliency(x, 3)[0]["hidden"][group.source]
     hidden = keras.Model(model.inputs, model.get_layer("hidden").output)
-    numeric = np.zeros(5)
-    for j in range(5):
-        up, down = x[:1].copy(), x[:1].copy()
-        up[0, j] += H
-        down[0, j] -= H
-        numeric[j] = (np.sum(hidden([up])) - np.sum(hidden([down]))) / (2 * H)
-    np.testing.assert_allclose(saliency[0], np.abs(numeric), rtol=1e-4, atol=1e-6)
+    numeric = np.zeros((3, 5))
+    for i in range(3):
+        for j in range(5):
+            up, down = x[i : i + 1].copy(), x[i : i + 1].copy()
+            up[0, j] += H
+            down[0, j] -= H
+            numeric[i, j] = (np.sum(hidden([up])) - np.sum(hidden([down]))) / (2 * H)
+    np.testing.assert_allclose(saliency, np.abs(numeric), rtol=1e-4, atol=1e-6)
 
 
 def test_multiclass_objective_is_the_predicted_class_score():
@@ -169,10 +177,11 @@ def test_default_groups_are_float_inputs_and_embedding_outputs():
             source_layers=(model.get_layer("user_embedding"),),
         ),
     )
-    result = capture.run(x)
-    assert result.source_gradients["input:price"].shape == (8, 3)
-    assert result.source_gradients["layer:user_embedding"].shape == (8, 1, 4)
-    assert set(result.activations) == {"dense"}  # the embedding is a source, not inspected
+    summary = capture.summarize(x)
+    assert summary.sources["input:price"].shape == (3,)
+    assert summary.sources["layer:user_embedding"].shape == (4,)
+    assert summary.source_elements == {"input:price": 1, "layer:user_embedding": 1}
+    assert set(summary.layers) == {"dense"}  # the embedding is a source, not inspected
 
 
 @pytest.mark.parametrize(
@@ -213,6 +222,7 @@ def test_a_layer_without_a_path_to_the_output_is_reported():
     capture = Capture(
         model, [model.get_layer("used"), model.get_layer("unused")], plan=GradientPlan()
     )
-    result = capture.run(np.ones((3, 4), "float32"))
-    assert result.no_gradient == {"unused"}
-    assert set(result.deltas) == {"used"}
+    summary = capture.summarize(np.ones((3, 4), "float32"))
+    assert summary.no_gradient == {"unused"}
+    assert summary.layers["used"].importance is not None
+    assert summary.layers["unused"].importance is None

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import keras_inspect as ki
-from keras_inspect.checkpoint import Guard, Record
+from keras_inspect.checkpoint import Record
+from keras_inspect.guard import Guard
 from keras_inspect.projector import ProjectionJob, Projector
 
 
@@ -259,7 +260,7 @@ def test_a_regressors_prediction_comes_with_the_true_target(tmp_path):
 
 
 def test_true_targets_only_for_a_regressor_whose_targets_match_its_outputs():
-    from keras_inspect.checkpoint import _true_targets
+    from keras_inspect.checkpoint_maps import true_targets as _true_targets
     from keras_inspect.datasets import LabelKind
 
     y = np.arange(12, dtype=np.float64).reshape(6, 2)

@@ -28,7 +28,9 @@ def compile_function(fn: Callable[[Any], Any], example: Any) -> Callable[[Any], 
     return tf.function(fn, input_signature=_signature(example))
 
 
-def compile_gradient_function(fn: Callable, example: Any) -> Callable:
+def compile_gradient_function(
+    fn: Callable, example: Any, reduce: Callable, compiled: bool = True
+) -> Callable:
     """See :func:`keras_inspect.backends.compile_gradient_function`.
 
     The forward pass runs under a ``tf.GradientTape`` that watches the floating-point leaves
@@ -36,7 +38,7 @@ def compile_gradient_function(fn: Callable, example: Any) -> Callable:
     is recorded and can be a target).
     """
 
-    def run(x: Any) -> tuple[Any, list]:
+    def run(x: Any) -> Any:
         with tf.GradientTape(persistent=True) as tape:
             for leaf in tf.nest.flatten(x):
                 if leaf.dtype.is_floating:
@@ -44,6 +46,8 @@ def compile_gradient_function(fn: Callable, example: Any) -> Callable:
             objectives, outputs, targets = fn(x)
         gradients = [tape.gradient(goal, list(targets)) for goal in objectives]
         del tape
-        return outputs, gradients
+        return reduce(outputs, gradients)
 
+    if not compiled:
+        return lambda x: run(tf.nest.map_structure(tf.convert_to_tensor, x))
     return tf.function(run, input_signature=_signature(example))

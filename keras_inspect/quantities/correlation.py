@@ -8,54 +8,51 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_inspect.quantities.moments import Moments
+
 __all__ = ["correlation_matrix", "correlation_mean_abs"]
 
 
-def correlation_matrix(rows: np.ndarray) -> np.ndarray:
-    """Pearson correlation between every pair of units.
+def correlation_matrix(moments: Moments) -> np.ndarray:
+    """Pearson correlation between every pair of units, from their cross-moments.
 
-    The rows are standardised once and multiplied in a single matrix product, so the cost is one
-    ``(units, rows) @ (rows, units)`` product. A constant unit (all values identical) has no
-    defined correlation: its off-diagonal entries are set to 0 and its diagonal entry to 1, so the
-    result never contains NaN. Entries are clipped to ``[-1, 1]`` against rounding.
+    ``corr[i, j] = m2[i, j] / sqrt(m2[i, i] m2[j, j])`` with ``m2`` the sums of products of
+    deviations (:class:`~keras_inspect.quantities.moments.Moments` with ``cross=True``, merged
+    from the capture's batches in float64). A constant unit (all values identical) has no
+    defined correlation: its off-diagonal entries are set to 0 and its diagonal entry to 1, so
+    the result never contains NaN. Entries are clipped to ``[-1, 1]`` against rounding.
 
     Args:
-        rows: A finite ``(rows, units)`` matrix, e.g. from
-            :func:`keras_inspect.quantities.neurons.unit_rows`.
+        moments: cross-moments of the units, e.g. ``Moments.of(rows, cross=True)``.
 
     Returns:
         A symmetric float64 array of shape ``(units, units)`` with a unit diagonal.
 
     Raises:
-        ValueError: If ``rows`` is not 2-D, has no row, or contains NaN or infinity.
+        ValueError: If the moments are not cross-moments, have no observation, or are not finite.
 
     Example:
-        >>> correlation_matrix(np.array([[0.0, 1.0, 5.0], [1.0, 0.0, 5.0]]))
+        >>> rows = np.array([[0.0, 1.0, 5.0], [1.0, 0.0, 5.0]])
+        >>> correlation_matrix(Moments.of(rows, cross=True))
         array([[ 1., -1.,  0.],
                [-1.,  1.,  0.],
                [ 0.,  0.,  1.]])
     """
-    rows = np.asarray(rows)
-    if rows.ndim != 2:
-        raise ValueError(f"rows must be 2-D (rows, units); got shape {rows.shape}")
-    if rows.shape[0] == 0:
-        raise ValueError(f"rows must hold at least one row; got shape {rows.shape}")
-    x = rows.astype(np.float64, copy=True)
-    if not np.isfinite(x).all():
-        raise ValueError("rows must be finite; got NaN or infinity (drop them with finite_rows)")
-    n = x.shape[0]
-    x -= x.mean(axis=0)
-    std = np.sqrt(np.einsum("ij,ij->j", x, x) / n)
-    # Exact constancy is tested on the input, because a rounding error in the mean would otherwise
-    # turn a constant unit into a tiny non-zero column that correlates +-1 with its peers.
-    varying = (rows.min(axis=0) != rows.max(axis=0)) & (std > 0)
-    inv_std = np.zeros_like(std)
-    inv_std[varying] = 1.0 / std[varying]
-    x *= inv_std
-    # Centred and scaled values are O(1), so a float32 product loses nothing that the float16
-    # storage would keep, and halves the cost of the one expensive step.
-    x32 = x.astype(np.float32)
-    corr = (x32.T @ x32).astype(np.float64) / n
+    m2 = np.asarray(moments.m2, dtype=np.float64)
+    if m2.ndim != 2 or m2.shape[0] != m2.shape[1]:
+        raise ValueError(f"need cross-moments (units, units); got m2 of shape {m2.shape}")
+    if moments.count <= 0:
+        raise ValueError("no observation of the layer (every sample was non-finite or none given)")
+    if not np.isfinite(m2).all():
+        raise ValueError("the cross-moments are not finite (NaN or infinity in the values)")
+    diagonal = np.diag(m2)
+    # Exact constancy is tested on the values (min == max), because rounding would otherwise
+    # turn a constant unit into a tiny non-zero variance that correlates +-1 with its peers.
+    varying = ~moments.constant & (diagonal > 0)
+    inv = np.zeros_like(diagonal)
+    inv[varying] = 1.0 / np.sqrt(diagonal[varying])
+    corr = m2 * inv[:, None] * inv[None, :]
+    corr = (corr + corr.T) / 2  # exactly symmetric
     np.clip(corr, -1.0, 1.0, out=corr)
     np.fill_diagonal(corr, 1.0)
     return corr

@@ -2,14 +2,27 @@
 
 Activations arrive with the sample axis first and the unit (channel) axis last. Statistics that
 treat every spatial or temporal position as one more observation of a unit work on *rows*: the
-2-D ``(rows, units)`` matrix obtained by flattening every axis except the last.
+2-D ``(rows, units)`` matrix obtained by flattening every axis except the last. The capture
+pass never holds those rows; it reduces them batch by batch to their
+:class:`~keras_inspect.quantities.moments.Moments` and active-sample counts, which is what the
+statistics here take.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dead_fraction", "finite_rows", "layer_std", "neuron_mean", "neuron_std", "unit_rows"]
+from keras_inspect.quantities.moments import Moments
+
+__all__ = [
+    "active_samples",
+    "dead_fraction",
+    "finite_rows",
+    "layer_std",
+    "neuron_mean",
+    "neuron_std",
+    "unit_rows",
+]
 
 
 def _as_units_last(acts: np.ndarray) -> np.ndarray:
@@ -22,15 +35,6 @@ def _as_units_last(acts: np.ndarray) -> np.ndarray:
         raise ValueError(f"acts must have at least one unit (last axis); got shape {acts.shape}")
     # A 1-D output such as a single sigmoid score is one unit observed once per sample.
     return acts[:, None] if acts.ndim == 1 else acts
-
-
-def _check_rows(rows: np.ndarray) -> np.ndarray:
-    rows = np.asarray(rows)
-    if rows.ndim != 2:
-        raise ValueError(f"rows must be 2-D (rows, units); got shape {rows.shape}")
-    if rows.shape[0] == 0:
-        raise ValueError(f"rows must hold at least one row; got shape {rows.shape}")
-    return rows
 
 
 def unit_rows(acts: np.ndarray, max_rows: int | None = None, seed: int = 0) -> np.ndarray:
@@ -70,101 +74,115 @@ def unit_rows(acts: np.ndarray, max_rows: int | None = None, seed: int = 0) -> n
     return rows
 
 
-def neuron_mean(rows: np.ndarray) -> np.ndarray:
-    """Mean of every unit over the rows, accumulated in float64.
+def neuron_mean(moments: Moments) -> np.ndarray:
+    """Mean of every unit over its observations (samples, and positions of a map).
 
     Args:
-        rows: A ``(rows, units)`` matrix, see :func:`unit_rows`.
+        moments: the layer's :class:`~keras_inspect.quantities.moments.Moments`, e.g.
+            ``Moments.of(unit_rows(acts))`` or merged from the capture's batches.
 
     Returns:
         A float64 array of shape ``(units,)``.
 
     Raises:
-        ValueError: If ``rows`` is not 2-D or has no row.
+        ValueError: If there is no observation.
 
     Example:
-        >>> neuron_mean(np.array([[0.0, 2.0], [2.0, 4.0]]))
+        >>> neuron_mean(Moments.of(np.array([[0.0, 2.0], [2.0, 4.0]])))
         array([1., 3.])
     """
-    rows = _check_rows(rows)
-    return rows.mean(axis=0, dtype=np.float64)
+    _check_observed(moments)
+    return np.asarray(moments.mean, dtype=np.float64)
 
 
-def neuron_std(rows: np.ndarray) -> np.ndarray:
-    """Population standard deviation (``ddof=0``) of every unit over the rows, in float64.
+def neuron_std(moments: Moments) -> np.ndarray:
+    """Population standard deviation (``ddof=0``) of every unit, in float64.
 
-    A unit whose values are all identical gets exactly 0, even when the float64 mean carries a
-    rounding error, so that callers can test ``std > 0`` for "non-constant".
-
-    Args:
-        rows: A ``(rows, units)`` matrix, see :func:`unit_rows`.
-
-    Returns:
-        A float64 array of shape ``(units,)``.
+    A unit whose values are all identical gets exactly 0, even when its sum of squared
+    deviations carries a rounding error, so that callers can test ``std > 0`` for
+    "non-constant".
 
     Raises:
-        ValueError: If ``rows`` is not 2-D or has no row.
+        ValueError: If there is no observation.
 
     Example:
-        >>> neuron_std(np.array([[0.0, 1.0], [2.0, 1.0]]))
+        >>> neuron_std(Moments.of(np.array([[0.0, 1.0], [2.0, 1.0]])))
         array([1., 0.])
     """
-    rows = _check_rows(rows)
-    std = rows.std(axis=0, dtype=np.float64)
-    std[rows.min(axis=0) == rows.max(axis=0)] = 0.0
-    return std
+    _check_observed(moments)
+    return moments.std
 
 
-def layer_std(rows: np.ndarray) -> float:
+def layer_std(moments: Moments) -> float:
     """Mean over units of :func:`neuron_std`: one spread figure per layer.
 
-    Args:
-        rows: A ``(rows, units)`` matrix, see :func:`unit_rows`.
-
-    Returns:
-        The average per-unit population standard deviation.
-
-    Raises:
-        ValueError: If ``rows`` is not 2-D or has no row.
-
     Example:
-        >>> layer_std(np.array([[0.0, 1.0], [2.0, 1.0]]))
+        >>> layer_std(Moments.of(np.array([[0.0, 1.0], [2.0, 1.0]])))
         0.5
     """
-    return float(neuron_std(rows).mean())
+    return float(neuron_std(moments).mean())
 
 
-def dead_fraction(acts: np.ndarray, tol: float = 1e-6, max_active_share: float = 0.01) -> float:
-    """Share of units that (almost) never fire.
+def _check_observed(moments: Moments) -> None:
+    if moments.count <= 0:
+        raise ValueError("no observation of the layer (every sample was non-finite or none given)")
 
-    A unit is active on a sample if ``|activation| > tol`` at any position of its feature map; it
-    is dead if it is active on at most ``max_active_share`` of the samples. Non-finite values
-    (NaN) never count as active.
+
+def active_samples(acts: np.ndarray, tol: float = 1e-6) -> tuple[np.ndarray, int]:
+    """Per unit, on how many samples it is active (``|a| > tol`` at some position).
+
+    The NumPy form of what the capture pass counts per batch (non-finite values never count as
+    active).
 
     Args:
         acts: Activations with the sample axis first and the unit axis last.
         tol: Magnitude at or below which an activation counts as zero; must be >= 0.
+
+    Returns:
+        ``(active, samples)``: a float64 ``(units,)`` count, and the number of samples.
+
+    Raises:
+        ValueError: If ``acts`` is 0-d, has no sample or no unit, or ``tol`` < 0.
+
+    Example:
+        >>> active_samples(np.array([[0.0, 1.0], [0.0, 2.0]]))
+        (array([0., 2.]), 2)
+    """
+    acts = _as_units_last(acts)
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0; got {tol}")
+    per_sample = acts.reshape(acts.shape[0], -1, acts.shape[-1])
+    active = (np.abs(per_sample) > tol).any(axis=1)
+    return active.sum(axis=0).astype(np.float64), int(acts.shape[0])
+
+
+def dead_fraction(active: np.ndarray, samples: float, max_active_share: float = 0.01) -> float:
+    """Share of units that (almost) never fire.
+
+    A unit is dead if it is active (see :func:`active_samples`) on at most
+    ``max_active_share`` of the samples.
+
+    Args:
+        active: ``(units,)`` samples on which each unit is active.
+        samples: the number of samples counted.
         max_active_share: Largest share of samples, in ``[0, 1)``, on which a dead unit may fire.
 
     Returns:
         The share of dead units, in ``[0, 1]``.
 
     Raises:
-        ValueError: If ``acts`` is 0-d, has no sample or no unit, or ``tol`` or
-            ``max_active_share`` is out of range.
+        ValueError: If there is no sample or ``max_active_share`` is out of range.
 
     Example:
-        >>> dead_fraction(np.array([[0.0, 1.0], [0.0, 2.0]]))
+        >>> dead_fraction(np.array([0.0, 2.0]), 2)
         0.5
     """
-    acts = _as_units_last(acts)
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0; got {tol}")
     if not 0 <= max_active_share < 1:
         raise ValueError(f"max_active_share must be in [0, 1); got {max_active_share}")
-    per_sample = acts.reshape(acts.shape[0], -1, acts.shape[-1])
-    active = (np.abs(per_sample) > tol).any(axis=1)
-    dead = active.mean(axis=0) <= max_active_share
+    if not samples > 0:
+        raise ValueError(f"dead_fraction needs at least one sample; got {samples}")
+    active = np.asarray(active, dtype=np.float64).reshape(-1)
+    dead = active / samples <= max_active_share
     return float(dead.mean())
 
 

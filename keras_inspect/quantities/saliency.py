@@ -1,9 +1,10 @@
 """Gradient quantities: feature-group saliency, filter importance, input saliency maps.
 
-Pure NumPy over the gradients of :mod:`keras_inspect.gradients` (samples first). A gradient
-that is all zero or not finite says nothing about the model's inputs: it raises
-:class:`UninformativeGradient` instead of returning a value, so the caller reports it once and
-no misleading zero is plotted.
+Pure NumPy over the gradients of :mod:`keras_inspect.gradients`, which the capture pass sums
+over samples and positions (:func:`feature_saliency`, :func:`filter_importance`) or returns
+for a few samples (:func:`saliency_map`). A gradient that is all zero or not finite says
+nothing about the model's inputs: it raises :class:`UninformativeGradient` instead of returning
+a value, so the caller reports it once and no misleading zero is plotted.
 """
 
 from __future__ import annotations
@@ -39,28 +40,44 @@ def _check(grad: np.ndarray, what: str) -> np.ndarray:
     return grad
 
 
-def feature_saliency(grad: np.ndarray, columns: Sequence[int] | None = None) -> float:
+def feature_saliency(
+    column_sums: np.ndarray,
+    samples: int,
+    elements: int = 1,
+    columns: Sequence[int] | None = None,
+) -> float:
     """Mean over samples of the mean |d output / d x| over one feature group's elements.
 
     Guo et al. (section 3.4) average the absolute gradient over a feature group's input
-    elements, e.g. the 8 dimensions of a user-id embedding, and over samples.
+    elements, e.g. the 8 dimensions of a user-id embedding, and over samples. Every sample has
+    the same number of elements in the group, so that is the sum of |gradient| over samples and
+    elements divided by their number: what this takes, summed by the capture pass.
 
     Args:
-        grad: d objective / d source, shape (samples, ..., width).
+        column_sums: ``(width,)`` sums of |d objective / d source| over samples and every axis
+            but the last, one per entry of the source's last axis.
+        samples: the number of samples summed.
+        elements: entries per sample behind each column (the product of the source's middle
+            axes; 1 for a ``(samples, width)`` source).
         columns: the group's indices along the last axis; ``None`` for all of it.
 
     Raises:
         UninformativeGradient: the group's gradient is all zero or not finite.
+
+    Example:
+        >>> feature_saliency(np.array([2.0, 4.0, 6.0]), samples=2, columns=[0, 1])
+        1.5
     """
-    grad = np.asarray(grad)
+    sums = np.asarray(column_sums, dtype=np.float64).reshape(-1)
     if columns is not None:
-        grad = grad[..., list(columns)]
-    grad = _check(grad, "feature_saliency")
-    per_sample = np.abs(grad).reshape(len(grad), -1).mean(axis=1)
-    return float(per_sample.mean())
+        sums = sums[list(columns)]
+    sums = _check(sums, "feature_saliency")
+    if samples < 1 or elements < 1:
+        raise ValueError(f"need at least one sample and element; got {samples} and {elements}")
+    return float(sums.sum() / (samples * elements * len(sums)))
 
 
-def filter_importance(delta: np.ndarray) -> np.ndarray:
+def filter_importance(unit_sums: np.ndarray, samples: int) -> np.ndarray:
     """Per unit or filter: the sum over positions of |delta|, min-max scaled within the layer.
 
     TSViz (Siddiqui et al., eq. 11-12 and 16) sums |d a^L / d z_j| over the positions of filter
@@ -68,7 +85,9 @@ def filter_importance(delta: np.ndarray) -> np.ndarray:
     the per-sample sums over samples before scaling (the paper shows one input at a time).
 
     Args:
-        delta: d objective / d pre-activation, shape (samples, [positions...,] units).
+        unit_sums: ``(units,)`` sums of |d objective / d pre-activation| over samples and
+            positions, as the capture pass returns them.
+        samples: the number of samples summed.
 
     Returns:
         float32 array of shape (units,) in [0, 1]; 1 marks the most important unit.
@@ -76,11 +95,15 @@ def filter_importance(delta: np.ndarray) -> np.ndarray:
     Raises:
         UninformativeGradient: all zero or non-finite, or every unit equally important (the
             scaling is then undefined).
+
+    Example:
+        >>> filter_importance(np.array([2.0, 6.0, 4.0]), samples=2)
+        array([0. , 1. , 0.5], dtype=float32)
     """
-    delta = _check(delta, "filter_importance")
-    if delta.ndim < 2:
-        raise ValueError(f"expected (samples, ..., units), got shape {delta.shape}")
-    sums = np.abs(delta).reshape(len(delta), -1, delta.shape[-1]).sum(axis=1).mean(axis=0)
+    sums = _check(unit_sums, "filter_importance").reshape(-1)
+    if samples < 1:
+        raise ValueError(f"need at least one sample; got {samples}")
+    sums = sums / samples
     low, high = sums.min(), sums.max()
     if not high > low:
         raise UninformativeGradient(

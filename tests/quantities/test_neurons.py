@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from keras_inspect.quantities.moments import Moments
 from keras_inspect.quantities.neurons import (
+    active_samples,
     dead_fraction,
     finite_rows,
     layer_std,
@@ -55,28 +57,31 @@ def test_unit_rows_rejects_bad_input():
 
 def test_mean_and_std_match_loops_over_units(conv_acts):
     rows = unit_rows(conv_acts)
+    moments = Moments.of(rows)
     for j in range(rows.shape[1]):
         values = [float(v) for v in rows[:, j]]
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-        assert neuron_mean(rows)[j] == pytest.approx(mean, rel=1e-12)
-        assert neuron_std(rows)[j] == pytest.approx(std, rel=1e-12)
-    assert neuron_mean(rows).dtype == np.float64
-    assert layer_std(rows) == pytest.approx(float(np.mean(neuron_std(rows))))
+        assert neuron_mean(moments)[j] == pytest.approx(mean, rel=1e-12)
+        assert neuron_std(moments)[j] == pytest.approx(std, rel=1e-12)
+    assert neuron_mean(moments).dtype == np.float64
+    assert layer_std(moments) == pytest.approx(float(np.mean(neuron_std(moments))))
 
 
 def test_std_of_constant_unit_is_exactly_zero():
-    rows = np.array([[0.1, 0.0], [0.1, 1.0], [0.1, 2.0]])
-    assert neuron_std(rows)[0] == 0.0
-    assert layer_std(rows) == pytest.approx(math.sqrt(2 / 3) / 2)
+    moments = Moments.of(np.array([[0.1, 0.0], [0.1, 1.0], [0.1, 2.0]]))
+    assert neuron_std(moments)[0] == 0.0
+    assert layer_std(moments) == pytest.approx(math.sqrt(2 / 3) / 2)
 
 
 @pytest.mark.parametrize("func", [neuron_mean, neuron_std, layer_std])
-def test_row_statistics_reject_bad_input(func):
-    with pytest.raises(ValueError, match="must be 2-D"):
-        func(np.zeros((2, 3, 4)))
-    with pytest.raises(ValueError, match="at least one row"):
-        func(np.zeros((0, 3)))
+def test_statistics_need_an_observation(func):
+    with pytest.raises(ValueError, match="no observation"):
+        func(Moments.empty(3))
+
+
+def dead(acts, tol=1e-6, max_active_share=0.01):
+    return dead_fraction(*active_samples(acts, tol), max_active_share=max_active_share)
 
 
 def test_dead_fraction_uses_max_over_positions():
@@ -85,20 +90,24 @@ def test_dead_fraction_uses_max_over_positions():
     acts[:1, 0, 0, 1] = 5.0  # fires on 1 % of samples: dead at the default threshold
     acts[:2, 0, 0, 2] = 5.0  # fires on 2 % of samples
     acts[:, :, :, 3] = 1e-7  # below tol everywhere
-    assert dead_fraction(acts) == pytest.approx(0.5)
-    assert dead_fraction(acts, max_active_share=0.0) == pytest.approx(0.25)
-    assert dead_fraction(acts, tol=1e-8, max_active_share=0.0) == pytest.approx(0.0)
-    assert dead_fraction(np.array([0.0, 0.0, 1.0])) == 0.0
-    assert dead_fraction(np.full((4, 2), np.nan)) == 1.0
+    assert dead(acts) == pytest.approx(0.5)
+    assert dead(acts, max_active_share=0.0) == pytest.approx(0.25)
+    assert dead(acts, tol=1e-8, max_active_share=0.0) == pytest.approx(0.0)
+    assert dead(np.array([0.0, 0.0, 1.0])) == 0.0
+    assert dead(np.full((4, 2), np.nan)) == 1.0
+    active, samples = active_samples(acts)
+    assert samples == 100 and active.tolist() == [100, 1, 2, 0]
 
 
 def test_dead_fraction_rejects_bad_input():
     with pytest.raises(ValueError, match="tol must be >= 0; got -1"):
-        dead_fraction(np.ones((2, 2)), tol=-1)
+        active_samples(np.ones((2, 2)), tol=-1)
     with pytest.raises(ValueError, match=r"max_active_share must be in \[0, 1\); got 1"):
-        dead_fraction(np.ones((2, 2)), max_active_share=1)
+        dead_fraction(np.ones(2), 2, max_active_share=1)
+    with pytest.raises(ValueError, match="at least one sample; got 0"):
+        dead_fraction(np.ones(2), 0)
     with pytest.raises(ValueError, match="0-d"):
-        dead_fraction(np.float64(0))
+        active_samples(np.float64(0))
 
 
 def test_finite_rows_flags_samples():

@@ -14,13 +14,19 @@ from keras_inspect.quantities.saliency import (
 )
 
 
+def column_sums(grad):
+    """What the capture pass sums: |grad| over samples and every axis but the last."""
+    return np.abs(grad).reshape(-1, grad.shape[-1]).sum(axis=0)
+
+
 def test_feature_saliency_is_the_mean_over_samples_of_the_mean_abs_over_elements():
-    grad = np.random.default_rng(0).normal(size=(7, 3, 5))
+    grad = np.random.default_rng(0).normal(size=(7, 3, 5))  # samples, positions, width
+    sums = column_sums(grad)
     expected = np.mean([np.mean([abs(v) for v in grad[i].ravel()]) for i in range(7)])
-    assert feature_saliency(grad) == pytest.approx(expected)
+    assert feature_saliency(sums, samples=7, elements=3) == pytest.approx(expected)
     cols = [1, 4]
     brute = np.mean([np.mean(np.abs(grad[i][:, cols])) for i in range(7)])
-    assert feature_saliency(grad, cols) == pytest.approx(brute)
+    assert feature_saliency(sums, samples=7, elements=3, columns=cols) == pytest.approx(brute)
 
 
 def test_filter_importance_sums_positions_averages_samples_and_scales():
@@ -30,11 +36,12 @@ def test_filter_importance_sums_positions_averages_samples_and_scales():
     ]
     lo, hi = min(sums), max(sums)
     expected = [(v - lo) / (hi - lo) for v in sums]
-    np.testing.assert_allclose(filter_importance(delta), expected, rtol=1e-6)
-    assert filter_importance(delta).max() == 1.0 and filter_importance(delta).min() == 0.0
+    value = filter_importance(column_sums(delta), samples=4)
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    assert value.max() == 1.0 and value.min() == 0.0
     dense = np.abs(np.random.default_rng(2).normal(size=(5, 4)))  # no positions
     np.testing.assert_allclose(
-        filter_importance(dense),
+        filter_importance(column_sums(dense), samples=5),
         (dense.mean(0) - dense.mean(0).min()) / np.ptp(dense.mean(0)),
         rtol=1e-6,
     )
@@ -49,14 +56,24 @@ def test_filter_importance_sums_positions_averages_samples_and_scales():
     ],
 )
 def test_zero_or_nonfinite_gradients_are_not_values(grad, message):
-    for quantity in (feature_saliency, filter_importance, saliency_map):
-        with pytest.raises(UninformativeGradient, match=message):
-            quantity(grad)
+    with pytest.raises(UninformativeGradient, match=message):
+        feature_saliency(column_sums(grad), samples=len(grad))
+    with pytest.raises(UninformativeGradient, match=message):
+        filter_importance(column_sums(grad), samples=len(grad))
+    with pytest.raises(UninformativeGradient, match=message):
+        saliency_map(grad)
 
 
 def test_equal_importance_cannot_be_scaled():
     with pytest.raises(UninformativeGradient, match="same importance"):
-        filter_importance(np.ones((2, 3, 4)))
+        filter_importance(column_sums(np.ones((2, 3, 4))), samples=2)
+
+
+def test_sums_need_samples():
+    with pytest.raises(ValueError, match="at least one sample"):
+        feature_saliency(np.ones(3), samples=0)
+    with pytest.raises(ValueError, match="at least one sample"):
+        filter_importance(np.array([1.0, 2.0]), samples=0)
 
 
 def test_saliency_map_is_pointwise_abs():

@@ -1,0 +1,434 @@
+"""What the callback learns about the model before the first epoch.
+
+:func:`bind` selects the layers, resolves feature groups and the gradient plan, runs two rows
+of every dataset eagerly through the model (:meth:`keras_inspect.capture.Capture.probe`:
+nothing is compiled yet, so binding costs a fraction of Keras' own first compilation), and
+decides which quantities apply. Every model-dependent mistake is a
+:class:`~keras_inspect.errors.ConfigError` here, before the first batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_inspect.capture import Capture, Probe, take_rows
+from keras_inspect.checkpoint import CheckpointComputer, Record
+from keras_inspect.checkpoint_maps import (
+    MAP_QUANTITIES,
+    MIN_CAPACITY_ROWS,
+    SAMPLES,
+    MapRecords,
+    rows_wanted,
+)
+from keras_inspect.config import drop, say, task_for
+from keras_inspect.datasets import Sample
+from keras_inspect.errors import ConfigError
+from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
+from keras_inspect.guard import Guard
+from keras_inspect.presets import NEEDS_GRADIENTS
+from keras_inspect.quantities import entropy
+from keras_inspect.recording import default_layers, model_layers
+
+__all__ = ["Binding", "bind", "kernel_copy"]
+
+logger = logging.getLogger("keras_inspect")
+
+_CORRELATIONS = frozenset({"correlation_matrix", "correlation_mean_abs"})
+_FEATURES = frozenset({"probe_auc", "probe_r2", "projection"})
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The callback's view of one model.
+
+    Attributes:
+        capture: the passes, compiled at the first checkpoint.
+        computer: which quantity is computed from what.
+        model_records: records written once, with the first checkpoint.
+        kernel_layers: layers whose kernels ``weights_hinton`` draws.
+        map_rows: dataset -> first rows of the maps pass (0: no map quantity).
+        saliency_samples: rows of the input saliency pass (0: none).
+        layer_order: layer name -> position in the model, written with every series.
+    """
+
+    capture: Capture
+    computer: CheckpointComputer
+    model_records: list[Record]
+    kernel_layers: list[keras.layers.Layer]
+    map_rows: dict[str, int]
+    saliency_samples: int
+    layer_order: dict[str, int]
+
+
+def bind(
+    model: keras.Model,
+    samples: dict[str, Sample],
+    *,
+    layer_spec: tuple[str, ...] | None,
+    quantities: tuple[str, ...],
+    explicit: bool,
+    feature_groups: dict[str, Any] | None,
+    output: int | str | None,
+    layer_pairs: tuple[tuple[str, str], ...] | None,
+    seed: int,
+    batch_size: int | None,
+    guard: Guard,
+) -> Binding:
+    """Check the datasets against ``model`` and decide what every checkpoint computes.
+
+    Raises:
+        ConfigError: the model is not built, a layer name matches nothing, a dataset does not
+            fit the model, or a quantity the user listed cannot apply to it.
+    """
+    if model is None:
+        raise ConfigError("the callback has no model; call set_model(model) first.")
+    if not model.built:
+        raise ConfigError(
+            f"model {model.name!r} is not built yet; call it on a batch or fit it first."
+        )
+    layers = select_layers(model, layer_spec)
+    quantities = _gradients_supported(quantities, explicit)
+    groups: list[FeatureGroup] = []
+    if "feature_saliency" in quantities:
+        head = take_rows(next(iter(samples.values())).x, slice(0, 2))
+        groups = resolve_feature_groups(model, head, feature_groups)
+        if not groups:
+            quantities = _drop(
+                quantities,
+                {"feature_saliency"},
+                explicit,
+                f"model {model.name!r} has only integer inputs and no Embedding layer "
+                "(name layer outputs in feature_groups={'group': 'layer_name'})",
+            )
+    plan = gradient_plan(model, quantities, groups)
+    capture = Capture(
+        model,
+        layers,
+        output=output,
+        batch_size=batch_size,
+        plan=plan,
+        correlations=bool(set(quantities) & _CORRELATIONS),
+        features=bool(set(quantities) & _FEATURES),
+        seed=seed,
+    )
+    probes = [probe_forward(capture, sample) for sample in samples.values()]
+    widths = {_output_width(probe) for probe in probes}
+    no_path = _without_gradient_path(probes[0], groups, explicit and layer_spec is not None)
+    pairs: list[tuple[str, str]] = []
+    if "channel_capacity" in quantities:
+        pairs = _capacity_pairs(capture.shapes, layers, layer_pairs, model)
+        if not pairs:
+            quantities = _drop(
+                quantities,
+                {"channel_capacity"},
+                explicit,
+                "fewer than two inspected layers have feature maps (conv or sequence "
+                "outputs); name them in layers= or pass layer_pairs=",
+            )
+    quantities, map_rows = _map_rows(capture, samples, quantities, explicit, model)
+    task = task_for(samples, quantities, explicit, widths.pop())
+    capture.correlations = bool(set(task.quantities) & _CORRELATIONS)
+    capture.features = bool(set(task.quantities) & _FEATURES)
+    wanted = set(task.quantities)
+    per_sample = MAP_QUANTITIES | {"prediction_probs"}
+    computer = CheckpointComputer(
+        task,
+        guard,
+        seed=seed,
+        groups=[g for g in groups if g.key not in no_path],
+        skip_gradients=no_path,
+        map_records=MapRecords(task, guard, seed, pairs) if wanted & per_sample else None,
+    )
+    records = model_records(model, capture.shapes)
+    records += _correlation_unit_records(capture, layers, wanted)
+    return Binding(
+        capture=capture,
+        computer=computer,
+        model_records=records,
+        kernel_layers=(
+            [layer for layer in layers if kernel_copy(layer) is not None]
+            if "weights_hinton" in wanted
+            else []
+        ),
+        map_rows=map_rows if wanted & MAP_QUANTITIES else dict.fromkeys(samples, 0),
+        saliency_samples=SAMPLES if plan is not None and plan.saliency_samples else 0,
+        layer_order={layer.name: i for i, layer in enumerate(layers)},
+    )
+
+
+def select_layers(model: keras.Model, spec: tuple[str, ...] | None) -> list:
+    """The inspected layers: the defaults, or those whose names match ``spec``."""
+    candidates = model_layers(model)
+    if spec is None:
+        chosen = default_layers(model)
+        if not chosen:
+            raise ConfigError(
+                f"model {model.name!r} has no Dense, convolutional or recurrent layer to inspect "
+                f"by default; name layers explicitly, e.g. "
+                f"layers={[c.name for c in candidates][:3]}."
+            )
+        return chosen
+    names = [layer.name for layer in candidates]
+    selected: set[str] = set()
+    for item in spec:
+        matches = [n for n in names if n == item or re.fullmatch(item, n)]
+        if not matches:
+            raise ConfigError(
+                f"layers entry {item!r} matches no layer of model {model.name!r}; its layers "
+                f"are {names}."
+            )
+        selected.update(matches)
+    return [layer for layer in candidates if layer.name in selected]
+
+
+def gradient_plan(
+    model: keras.Model, quantities: Sequence[str], groups: list[FeatureGroup]
+) -> GradientPlan | None:
+    """What the capture pass differentiates for the gradient quantities asked for."""
+    wanted = set(quantities) & NEEDS_GRADIENTS
+    if not wanted:
+        return None
+    if "feature_saliency" not in wanted:
+        groups = []
+    by_name = {layer.name: layer for layer in model_layers(model)}
+    return GradientPlan(
+        sources=tuple(dict.fromkeys(group.key for group in groups)),
+        source_layers=tuple(dict.fromkeys(by_name[g.source] for g in groups if g.kind == "layer")),
+        layer_deltas="filter_importance" in wanted,
+        saliency_samples=SAMPLES if "input_saliency" in wanted else 0,
+    )
+
+
+def probe_forward(capture: Capture, sample: Sample) -> Probe:
+    """Run two rows of ``sample`` eagerly through the model (errors become ConfigError)."""
+    shapes = keras.tree.map_structure(lambda a: tuple(a.shape), sample.x)
+    expected = _input_names(capture.model)
+    if isinstance(sample.x, dict) and expected and set(sample.x) != set(expected):
+        raise ConfigError(
+            f"datasets[{sample.name!r}] x has input names {sorted(sample.x)}, but model "
+            f"{capture.model.name!r} expects {sorted(expected)}. Key the dict by the names of "
+            "the model's keras.Input layers."
+        )
+    _check_input_shapes(sample, capture.model)
+    try:
+        return capture.probe(sample.x)
+    except Exception as error:
+        reason = _reason(error)
+        raise ConfigError(
+            f"datasets[{sample.name!r}] does not fit model {capture.model.name!r}: running "
+            f"its x (shapes {shapes}) through the model failed with {type(error).__name__}: "
+            f"{reason}. Pass x in the structure and shapes used for model.fit."
+        ) from error
+
+
+def model_records(model: keras.Model, shapes: dict[str, tuple[int, ...]]) -> list[Record]:
+    """``model_layers``: per layer of the model, [position, parameters, *output shape].
+
+    The layer's class name travels in the ``type`` axis. Output shapes come from the model's
+    graph, or from the probe pass for an inspected layer of a subclassed model (no batch axis;
+    a dimension unknown until called is -1; empty when unknown).
+    """
+    records = []
+    for index, layer in enumerate(model_layers(model)):
+        shape: tuple = ()
+        try:
+            shape = tuple(layer.output.shape[1:])
+        except (AttributeError, ValueError):
+            shape = tuple(shapes.get(layer.name, ()))
+        dims = [-1 if d is None else int(d) for d in shape]
+        value = np.array([index, layer.count_params(), *dims], dtype=np.float64)
+        records.append(
+            Record("model_layers", value, "", layer.name, {"type": type(layer).__name__})
+        )
+    return records
+
+
+def kernel_copy(layer: keras.layers.Layer) -> np.ndarray | None:
+    """A copy of a Dense or convolution layer's kernel, or None for a layer without one."""
+    kernel = getattr(layer, "kernel", None)
+    if kernel is None or len(getattr(kernel, "shape", ())) < 2:
+        return None
+    return np.array(keras.ops.convert_to_numpy(kernel))
+
+
+def _correlation_unit_records(capture: Capture, layers: list, wanted: set[str]) -> list[Record]:
+    """``correlation_units`` of each layer correlated over a subset of its units (said once)."""
+    if not wanted & _CORRELATIONS:
+        return []
+    records, wide = [], []
+    for layer in layers:
+        units = capture.correlation_units.get(layer.name)
+        width = capture.shapes[layer.name][-1] if capture.shapes[layer.name] else 1
+        if units is not None and len(units) < width:
+            records.append(Record("correlation_units", units.astype(np.int32), "", layer.name))
+            wide.append(f"{layer.name} ({width})")
+    if wide:
+        say(
+            f"correlations of layers wider than {len(records[0].value)} units are taken over a "
+            f"fixed random subset of {len(records[0].value)} units, the same at every "
+            f"checkpoint (recorded as 'correlation_units'): {', '.join(wide)}."
+        )
+    return records
+
+
+def _map_rows(
+    capture: Capture,
+    samples: dict[str, Sample],
+    quantities: tuple[str, ...],
+    explicit: bool,
+    model: keras.Model,
+) -> tuple[tuple[str, ...], dict[str, int]]:
+    """First rows of each dataset the maps pass holds, within the capture's memory budget."""
+    wanted = rows_wanted(quantities)
+    if not wanted:
+        return quantities, dict.fromkeys(samples, 0)
+    rows = {name: capture.map_rows(min(len(s), wanted)) for name, s in samples.items()}
+    budget = capture.map_rows(wanted)
+    if budget < wanted and any(len(s) > budget for s in samples.values()):
+        say(
+            f"the feature maps of model {model.name!r} are large: entropies, clusters and "
+            f"channel capacity use the first {budget} rows of each dataset (the memory budget "
+            f"of whole feature maps), not up to {wanted}."
+        )
+    needs = {
+        "entropy_inter": entropy.DEFAULT_K + 1,
+        "channel_capacity": MIN_CAPACITY_ROWS,
+    }
+    for quantity, least in needs.items():
+        if quantity in quantities and budget < least:
+            quantities = _drop(
+                quantities,
+                {quantity},
+                explicit,
+                f"the feature maps of model {model.name!r} are so large that only {budget} rows "
+                f"fit the memory budget of whole feature maps, and {quantity} needs {least}",
+            )
+    return quantities, rows
+
+
+def _drop(quantities: tuple[str, ...], names, explicit: bool, reason: str) -> tuple[str, ...]:
+    return tuple(drop(list(quantities), frozenset(names), explicit, reason))
+
+
+def _gradients_supported(quantities: tuple[str, ...], explicit: bool) -> tuple[str, ...]:
+    """``quantities`` without the gradient ones where the backend cannot take gradients."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return quantities
+    return _drop(
+        quantities,
+        NEEDS_GRADIENTS,
+        explicit,
+        f"gradients are implemented for the TensorFlow backend only, not {backend!r}",
+    )
+
+
+def _capacity_pairs(
+    shapes: dict[str, tuple[int, ...]], layers: list, wanted: tuple | None, model: keras.Model
+) -> list[tuple[str, str]]:
+    """The layer pairs of channel_capacity: checked ones from the user, or the defaults."""
+    maps = [layer.name for layer in layers if len(shapes[layer.name]) >= 2]
+    if wanted is None:
+        return list(zip(maps, maps[1:], strict=False))
+    inspected = [layer.name for layer in layers]
+    for a, b in wanted:
+        for name in (a, b):
+            if name not in inspected:
+                raise ConfigError(
+                    f"layer_pairs names {name!r}, which is not an inspected layer of model "
+                    f"{model.name!r} ({inspected}); add it to layers= or fix the name."
+                )
+            if name not in maps:
+                raise ConfigError(
+                    f"layer_pairs pair ({a!r}, {b!r}): layer {name!r} has outputs of shape "
+                    f"{tuple(shapes[name])}, without positions to compare feature maps over; "
+                    f"channel capacity needs convolutional or sequence layers such as "
+                    f"{maps or 'Conv2D'}."
+                )
+    return list(wanted)
+
+
+def _output_width(probe: Probe) -> int:
+    """Units of the scored output."""
+    return 1 if probe.output.ndim == 1 else int(np.prod(probe.output.shape[1:]))
+
+
+def _without_gradient_path(
+    probe: Probe, groups: list[FeatureGroup], explicit: bool
+) -> frozenset[str]:
+    """Layers and group sources that the scored output does not depend on.
+
+    Their gradient quantities are left out (said once in the log); when the user named both
+    the layers and the quantities it is a configuration error instead.
+    """
+    missing = probe.no_gradient
+    if not missing:
+        return missing
+    layers = sorted(name for name in missing if name in probe.shapes)
+    sources = sorted(g.name for g in groups if g.key in missing)
+    what = (f"layers {layers}" if layers else "") + (
+        f"{' and ' if layers else ''}feature groups {sources}" if sources else ""
+    )
+    reason = (
+        f"the scored model output does not depend on {what} (they feed another output, or "
+        "nothing), so they have no gradient"
+    )
+    if explicit:
+        raise ConfigError(
+            f"{reason}. Leave them out of layers= and feature_groups=, or score the output "
+            "they feed with output=."
+        )
+    logger.info("keras_inspect: gradient quantities leave out %s: %s.", what, reason)
+    return missing
+
+
+def _check_input_shapes(sample: Sample, model: keras.Model) -> None:
+    """Compare each input array's row shape with the model's ``Input`` (where it has one)."""
+    try:
+        inputs = list(model.inputs)
+    except (AttributeError, TypeError, ValueError):
+        return  # subclassed: the forward pass is the only check
+    if isinstance(sample.x, dict):
+        pairs = [(t.name, sample.x.get(t.name), t) for t in inputs]
+    elif isinstance(sample.x, list):
+        pairs = [(t.name, a, t) for t, a in zip(inputs, sample.x, strict=False)]
+    else:
+        pairs = [(inputs[0].name, sample.x, inputs[0])] if len(inputs) == 1 else []
+    for name, array, tensor in pairs:
+        if array is None:
+            continue
+        expected = tuple(tensor.shape[1:])
+        got = tuple(array.shape[1:])
+        fits = len(got) == len(expected) and all(
+            e is None or e == g for e, g in zip(expected, got, strict=True)
+        )
+        if not fits:
+            which = "x" if len(inputs) == 1 else f"input {name!r}"
+            raise ConfigError(
+                f"datasets[{sample.name!r}] {which} has rows of shape {got}, but model "
+                f"{model.name!r} expects {expected} (None = any). Pass x as given to model.fit."
+            )
+
+
+def _reason(error: Exception) -> str:
+    """The informative line of a (possibly traced) Keras error message."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "expected" in line or "incompatible" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else type(error).__name__
+
+
+def _input_names(model: keras.Model) -> list[str]:
+    try:
+        return [tensor.name for tensor in model.inputs]
+    except (AttributeError, TypeError, ValueError):
+        return []  # subclassed models have no symbolic inputs
