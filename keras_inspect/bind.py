@@ -18,7 +18,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_inspect.capture import Capture, Probe, take_rows
+from keras_inspect.accumulate import DatasetSummary
+from keras_inspect.batches import take_rows
+from keras_inspect.capture import Capture, Probe
 from keras_inspect.checkpoint import CheckpointComputer, Record
 from keras_inspect.checkpoint_maps import (
     MAP_QUANTITIES,
@@ -32,11 +34,12 @@ from keras_inspect.datasets import Sample
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
 from keras_inspect.guard import Guard
+from keras_inspect.model_checks import probe_forward
 from keras_inspect.presets import NEEDS_GRADIENTS
 from keras_inspect.quantities import entropy
 from keras_inspect.recording import default_layers, model_layers
 
-__all__ = ["Binding", "bind", "kernel_copy"]
+__all__ = ["Binding", "bind", "gradient_plan", "kernel_copy", "model_records", "select_layers"]
 
 logger = logging.getLogger("keras_inspect")
 
@@ -65,6 +68,17 @@ class Binding:
     map_rows: dict[str, int]
     saliency_samples: int
     layer_order: dict[str, int]
+
+    def summarize(self, sample: Sample) -> DatasetSummary:
+        """``sample`` through every pass a checkpoint needs (on the training thread)."""
+        summary = self.capture.summarize(sample.x)
+        rows = self.map_rows.get(sample.name, 0)
+        if rows:
+            summary.maps = self.capture.maps(sample.x, rows)
+        if self.saliency_samples:
+            maps, inputs = self.capture.input_saliency(sample.x, self.saliency_samples)
+            summary.input_saliency, summary.saliency_inputs = maps, inputs
+        return summary
 
 
 def bind(
@@ -204,28 +218,6 @@ def gradient_plan(
         layer_deltas="filter_importance" in wanted,
         saliency_samples=SAMPLES if "input_saliency" in wanted else 0,
     )
-
-
-def probe_forward(capture: Capture, sample: Sample) -> Probe:
-    """Run two rows of ``sample`` eagerly through the model (errors become ConfigError)."""
-    shapes = keras.tree.map_structure(lambda a: tuple(a.shape), sample.x)
-    expected = _input_names(capture.model)
-    if isinstance(sample.x, dict) and expected and set(sample.x) != set(expected):
-        raise ConfigError(
-            f"datasets[{sample.name!r}] x has input names {sorted(sample.x)}, but model "
-            f"{capture.model.name!r} expects {sorted(expected)}. Key the dict by the names of "
-            "the model's keras.Input layers."
-        )
-    _check_input_shapes(sample, capture.model)
-    try:
-        return capture.probe(sample.x)
-    except Exception as error:
-        reason = _reason(error)
-        raise ConfigError(
-            f"datasets[{sample.name!r}] does not fit model {capture.model.name!r}: running "
-            f"its x (shapes {shapes}) through the model failed with {type(error).__name__}: "
-            f"{reason}. Pass x in the structure and shapes used for model.fit."
-        ) from error
 
 
 def model_records(model: keras.Model, shapes: dict[str, tuple[int, ...]]) -> list[Record]:
@@ -387,48 +379,3 @@ def _without_gradient_path(
         )
     logger.info("keras_inspect: gradient quantities leave out %s: %s.", what, reason)
     return missing
-
-
-def _check_input_shapes(sample: Sample, model: keras.Model) -> None:
-    """Compare each input array's row shape with the model's ``Input`` (where it has one)."""
-    try:
-        inputs = list(model.inputs)
-    except (AttributeError, TypeError, ValueError):
-        return  # subclassed: the forward pass is the only check
-    if isinstance(sample.x, dict):
-        pairs = [(t.name, sample.x.get(t.name), t) for t in inputs]
-    elif isinstance(sample.x, list):
-        pairs = [(t.name, a, t) for t, a in zip(inputs, sample.x, strict=False)]
-    else:
-        pairs = [(inputs[0].name, sample.x, inputs[0])] if len(inputs) == 1 else []
-    for name, array, tensor in pairs:
-        if array is None:
-            continue
-        expected = tuple(tensor.shape[1:])
-        got = tuple(array.shape[1:])
-        fits = len(got) == len(expected) and all(
-            e is None or e == g for e, g in zip(expected, got, strict=True)
-        )
-        if not fits:
-            which = "x" if len(inputs) == 1 else f"input {name!r}"
-            raise ConfigError(
-                f"datasets[{sample.name!r}] {which} has rows of shape {got}, but model "
-                f"{model.name!r} expects {expected} (None = any). Pass x as given to model.fit."
-            )
-
-
-def _reason(error: Exception) -> str:
-    """The informative line of a (possibly traced) Keras error message."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if "expected" in line or "incompatible" in line:
-            return line[:300]
-    return lines[-1][:300] if lines else type(error).__name__
-
-
-def _input_names(model: keras.Model) -> list[str]:
-    try:
-        return [tensor.name for tensor in model.inputs]
-    except (AttributeError, TypeError, ValueError):
-        return []  # subclassed models have no symbolic inputs

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +11,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_inspect import images
 from keras_inspect.accumulate import DatasetSummary
 from keras_inspect.bind import Binding, bind, kernel_copy
 from keras_inspect.checkpoint import Record
@@ -28,17 +25,15 @@ from keras_inspect.config import (
 from keras_inspect.datasets import Sample, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.guard import Guard
-from keras_inspect.presets import HEADLINE, resolve_quantities
-from keras_inspect.projector import METHODS, ProjectionJob, Projector, job_rows, labels_column
+from keras_inspect.presets import resolve_quantities
+from keras_inspect.projector import ProjectionJob, projection_job_of, projector_for
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
+from keras_inspect.sink import RecordSink
 from keras_inspect.worker import Worker
-from keras_inspect.writer import InspectWriter
 from tb_plugin import metadata
 
 __all__ = ["InspectCallback"]
-
-logger = logging.getLogger("keras_inspect")
 
 
 class InspectCallback(keras.callbacks.Callback):
@@ -156,18 +151,17 @@ class InspectCallback(keras.callbacks.Callback):
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
         self._worker = Worker(self._process) if asynchronous and not strict else None
-        self._projector = _projector(
+        self._sink = RecordSink(self.log_dir, self.guard)  # the worker and the projector write
+        self._projector = projector_for(
             self.quantities,
             projection,
             projection_every,
             self.guard,
             seed,
-            self._write_records,
+            self._sink.write_records,
             asynchronous=asynchronous and not strict,
         )
         self.projection_every = projection_every
-        self._write_lock = threading.Lock()  # the worker and the projector both write
-        self._closed = False
         self._checkpoints_done = 0
         self._unprojected: ProjectionJob | None = None
         self.checkpoint_seconds: list[float] = []
@@ -177,7 +171,6 @@ class InspectCallback(keras.callbacks.Callback):
         self._bound_model: keras.Model | None = None
         self._binding: Binding | None = None
         self._model_records: list[Record] = []  # written once, with the first checkpoint
-        self._writer: InspectWriter | None = None
         self._last_step: int | None = None
         self._batches_seen = 0
         if not self.schedule.per_batch:
@@ -188,7 +181,8 @@ class InspectCallback(keras.callbacks.Callback):
     # Keras hooks ---------------------------------------------------------------------------
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        """Bind to the model: resolve layers, compile the capture pass, check the datasets."""
+        """Bind to the model: resolve layers, check the datasets on two rows each (eagerly;
+        the capture passes compile at the first checkpoint)."""
         if self._bound_model is not self.model:
             self._bind(self.model)
 
@@ -247,7 +241,7 @@ class InspectCallback(keras.callbacks.Callback):
             int(step), summaries, dict(logs or {}), time.perf_counter() - started, kernels
         )
         self._last_step = int(step)
-        self._closed = False
+        self._sink.open()
         if self._worker is None:
             self._process(job)
         else:
@@ -284,11 +278,7 @@ class InspectCallback(keras.callbacks.Callback):
                 if not self._projector.drain(timeout=PROJECTION_GRACE):
                     self._say_projection_goes_on()
         finally:
-            with self._write_lock:
-                self._closed = True
-                if self._writer is not None:
-                    self._writer.close()
-                    self._writer = None
+            self._sink.close()
 
     def _say_projection_goes_on(self) -> None:
         steps = self._projector.unfinished
@@ -321,14 +311,14 @@ class InspectCallback(keras.callbacks.Callback):
         self._binding = binding
         self._model_records = list(binding.model_records)
         # Datasets in the user's order, layers in the model's: written with every series.
-        self._dataset_order = {name: i for i, name in enumerate(self.samples)}
-        self._layer_order = binding.layer_order
+        self._sink.dataset_order = {name: i for i, name in enumerate(self.samples)}
+        self._sink.layer_order = binding.layer_order
         self._bound_model = model
 
     def _capture_all(self, step: int) -> dict[str, DatasetSummary] | None:
         """Every dataset through the capture passes; None (said once) if they fail."""
         try:
-            return {name: self._summarize(sample) for name, sample in self.samples.items()}
+            return {name: self._binding.summarize(sample) for name, sample in self.samples.items()}
         except Exception as error:
             if self.guard.strict:
                 raise
@@ -339,17 +329,6 @@ class InspectCallback(keras.callbacks.Callback):
                 "are not reported.",
             )
             return None
-
-    def _summarize(self, sample: Sample) -> DatasetSummary:
-        binding = self._binding
-        summary = binding.capture.summarize(sample.x)
-        rows = binding.map_rows.get(sample.name, 0)
-        if rows:
-            summary.maps = binding.capture.maps(sample.x, rows)
-        if binding.saliency_samples:
-            maps, inputs = binding.capture.input_saliency(sample.x, binding.saliency_samples)
-            summary.input_saliency, summary.saliency_inputs = maps, inputs
-        return summary
 
     def _process(self, job: _Checkpoint) -> None:
         """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
@@ -368,17 +347,12 @@ class InspectCallback(keras.callbacks.Callback):
             self._model_records = []
         timing["probes"] = time.perf_counter() - started - timing["statistics"]
         mark = time.perf_counter()
-        with self._write_lock:
-            writer = self._open_writer()
-            for rec in records:
-                self._write(writer, job.step, rec)
-            self._write_pictures(writer, job.step, records)
-            for name, value in job.logs.items():
-                if np.ndim(value) == 0 and np.isfinite(value):
-                    writer.write_scalar(job.step, metadata.keras_log_tag(name), float(value))
-            total = job.capture_seconds + time.perf_counter() - started
-            writer.write_scalar(job.step, "keras_inspect/checkpoint_seconds", total)
-            writer.flush()
+        self._sink.write_checkpoint(
+            job.step,
+            records,
+            job.logs,
+            lambda: job.capture_seconds + time.perf_counter() - started,
+        )
         timing["write"] = time.perf_counter() - mark
         self._offer_projection(job)
         timing["total"] = job.capture_seconds + time.perf_counter() - started
@@ -388,24 +362,11 @@ class InspectCallback(keras.callbacks.Callback):
         """Hands every ``projection_every``-th checkpoint's fixed rows to the projector."""
         if self._projector is None or "projection" not in self._computer.wanted:
             return
-        datasets = {}
-        for name, sample in self.samples.items():
-            summary = job.summaries[name]
-            kept = min(
-                (len(s.features) for s in summary.layers.values() if s.features is not None),
-                default=0,
-            )
-            rows = job_rows(kept, MAX_PROJECTION_ROWS, self.seed)
-            if len(rows) < MIN_PROJECTION_ROWS:
-                continue
-            labels = labels_column(self._computer.labels_of(sample), rows)
-            layers = {
-                layer: s.features[rows]
-                for layer, s in summary.layers.items()
-                if s.features is not None and s.features.shape[1] >= 2
-            }  # a layer of one number per row has no 2-D picture
-            datasets[name] = (labels, layers)
-        projection_job = ProjectionJob(job.step, datasets)
+        labelled = {
+            name: (self._computer.labels_of(sample), job.summaries[name])
+            for name, sample in self.samples.items()
+        }
+        projection_job = projection_job_of(job.step, labelled, self.seed)
         due = self._checkpoints_done % self.projection_every == 0
         self._checkpoints_done += 1
         if due:
@@ -413,58 +374,6 @@ class InspectCallback(keras.callbacks.Callback):
             self._unprojected = None
         else:
             self._unprojected = projection_job
-
-    def _write_records(self, step: int, records: list[Record]) -> None:
-        """Writes records computed apart from a checkpoint's own (the projector's).
-
-        After :meth:`close` (a projection that finished late) the records go into an event
-        file of their own, closed at once.
-        """
-        with self._write_lock:
-            writer = self._open_writer()
-            for rec in records:
-                self._write(writer, step, rec)
-            writer.flush()
-            if self._closed:
-                writer.close()
-                self._writer = None
-
-    def _write_pictures(self, writer: InspectWriter, step: int, records: list[Record]) -> None:
-        """Feature maps of image models also go to TensorBoard's Images tab.
-
-        One card per (dataset, layer), tagged ``feature maps/<dataset>/<layer>``, with one
-        picture per sample: the input itself, or a layer's channels side by side.
-        """
-        maps: dict[tuple[str, str], list[np.ndarray]] = {}
-        for rec in records:
-            if rec.quantity == "feature_maps" and images.is_image_map(rec.value):
-                maps.setdefault((rec.dataset, rec.layer), []).append(rec.value)
-        for (dataset, layer), values in maps.items():
-            with self.guard.running("feature_maps (Images tab)", dataset, layer):
-                draw = images.picture if layer == "input" else images.mosaic
-                pictures = [draw(value) for value in values]
-                writer.write_images(step, f"feature maps/{dataset}/{layer}", pictures)
-
-    def _write(self, writer: InspectWriter, step: int, rec: Record) -> None:
-        with self.guard.running(f"write {rec.quantity}", rec.dataset, rec.layer):
-            order = (self._dataset_order.get(rec.dataset, -1), self._layer_order.get(rec.layer, -1))
-            writer.write(
-                step,
-                rec.quantity,
-                rec.value,
-                dataset=rec.dataset,
-                layer=rec.layer,
-                order=order,
-                **rec.extra,
-            )
-            if rec.quantity in HEADLINE:
-                tag = metadata.scalar_tag(rec.quantity, rec.dataset, rec.layer, **rec.extra)
-                writer.write_scalar(step, tag, float(rec.value))
-
-    def _open_writer(self) -> InspectWriter:
-        if self._writer is None:
-            self._writer = InspectWriter(self.log_dir)
-        return self._writer
 
 
 @dataclass(frozen=True)
@@ -480,24 +389,3 @@ class _Checkpoint:
 
 # Seconds close() waits for a projection still running before it lets fit end.
 PROJECTION_GRACE = 3.0
-# Rows per dataset that are projected (a t-SNE of 500 rows takes 1-2 s on one core), the same
-# fixed rows at every checkpoint so that each layout can start from the previous one.
-MAX_PROJECTION_ROWS = 500
-MIN_PROJECTION_ROWS = 5
-
-
-def _projector(quantities, method, every, guard, seed, emit, asynchronous) -> Projector | None:
-    """The projector of ``projection``, after checking its arguments (None if not wanted)."""
-    if method not in METHODS:
-        raise ConfigError(
-            f"projection must be one of {sorted(METHODS)}, got {method!r}; 'pca' is the cheap "
-            "choice (milliseconds), 'tsne' the one that shows neighbourhoods."
-        )
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ConfigError(
-            f"projection_every must be a positive integer (project every N-th checkpoint), "
-            f"got {every!r}; e.g. projection_every=5."
-        )
-    if "projection" not in quantities:
-        return None
-    return Projector(method, emit, guard, seed=seed, asynchronous=asynchronous)

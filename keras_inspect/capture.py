@@ -21,7 +21,6 @@ the layers' shapes, which targets have no gradient path, and to size the batches
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,48 +28,15 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_inspect import reductions
+from keras_inspect import layout, reductions
 from keras_inspect.accumulate import Accumulator, DatasetSummary
 from keras_inspect.backends import compile_function, compile_gradient_function
+from keras_inspect.batches import row_count, signature_key, take_rows, to_numpy
 from keras_inspect.gradients import GradientPlan, input_leaves, input_names, objective
 from keras_inspect.recording import channels_last, has_fused_activation, recorded_call
+from keras_inspect.saliency_pass import InputSaliency
 
-__all__ = [
-    "BATCH_BYTES",
-    "Capture",
-    "MAX_CORRELATION_POSITIONS",
-    "MAX_CORRELATION_UNITS",
-    "MAX_STAT_POSITIONS",
-    "Probe",
-    "row_count",
-    "take_rows",
-]
-
-# Recorded tensors of one batch (layer outputs, pre-activations, gradients), from which the
-# default batch size follows: a handful of rows of a ResNet50 at 128 x 128, a whole 2,048-row
-# sample of a small tabular model.
-BATCH_BYTES = 768 * 2**20
-# Correlations of a layer wider than this are taken over a fixed random subset of its units
-# (the same at every checkpoint, written as ``correlation_units``): 128 x 128 is a readable
-# heatmap, 32 KiB as float16, and keeps the matrices of a 50-layer CNN within a few MiB.
-MAX_CORRELATION_UNITS = 128
-# Moments and correlations of a feature map use a fixed random subset of this many positions
-# of each sample (the same at every checkpoint); its minimum, maximum, non-finite values and
-# active units use every position. Reading a large map once more per statistic would cost as
-# much as the layer itself.
-MAX_STAT_POSITIONS = 256
-# The correlation cross-product costs positions x units^2 a sample: it uses a smaller fixed
-# subset of positions (64 x 128 x 128 multiply-adds a sample and layer; over a 2,048-row
-# sample that is still 131,072 rows per unit pair).
-MAX_CORRELATION_POSITIONS = 64
-# Per-row features (probes, projections): the flattened output up to this width, else the
-# mean over positions (one value per unit).
-MAX_FEATURES = 1024
-# Per-row features are kept for at most this many first rows, and at most FEATURE_BYTES.
-FEATURE_ROWS = 2048
-FEATURE_BYTES = 128 * 2**20
-# Full feature maps of the maps pass: at most this many bytes per dataset.
-MAP_BYTES = 256 * 2**20
+__all__ = ["Capture", "Probe"]
 
 
 @dataclass(frozen=True)
@@ -90,15 +56,6 @@ class Probe:
     output_layers: frozenset[str]
 
 
-@dataclass(frozen=True)
-class _LayerPlan:
-    """How one layer's statistics are taken: unit and position subsets (None: all)."""
-
-    units: np.ndarray | None
-    positions: np.ndarray | None  # of the moments and filter importance
-    correlated: np.ndarray | None  # of the correlations: the first of ``positions``
-
-
 class Capture:
     """Runs a model over a dataset's rows in bounded batches and summarises each layer.
 
@@ -107,7 +64,7 @@ class Capture:
         layers: the layers to inspect (objects from :func:`keras_inspect.recording.model_layers`).
         output: which model output is scored: ``None`` for the first, an index, or a name.
         batch_size: rows per compiled call; ``None`` sizes batches so that the tensors a batch
-            records take about :data:`BATCH_BYTES` (at least one row).
+            records take about :data:`keras_inspect.layout.BATCH_BYTES` (at least one row).
         plan: gradients to take in the statistics pass (``None``: a forward pass only).
         correlations: record the cross-moments of each layer's correlation source.
         features: keep per-row features of the first rows (probes, projections).
@@ -160,15 +117,14 @@ class Capture:
             if plan.layer_deltas:
                 self._targets += [("delta", layer.name) for layer in self.layers]
         self._probe: Probe | None = None
-        self._plans: dict[str, _LayerPlan] = {}
+        self._plans: dict[str, layout.LayerPlan] = {}
         self._source_elements: dict[str, int] = {}
         self._missing: set[str] = set()
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._output_layers: set[str] = set()
         self._passes: dict[Any, Callable[[Any], Any]] = {}
         self._map_passes: dict[Any, Callable[[Any], Any]] = {}
-        self._saliency_passes: dict[Any, Callable[[Any], Any]] = {}
-        self._saliency_goals: list[str] = []
+        self._saliency = InputSaliency(model, self.layers, output)
 
     # Public ----------------------------------------------------------------------------------
 
@@ -184,12 +140,14 @@ class Capture:
         self._source_elements = {}
         result = self._build(head, probing=True, compiled=False)(head)
         probe = Probe(
-            _numpy(result["output"]),
+            to_numpy(result["output"]),
             dict(self._shapes),
             frozenset(self._missing),
             frozenset(self._output_layers),
         )
-        self._plans = {name: _plan(name, shape, self.seed) for name, shape in probe.shapes.items()}
+        self._plans = {
+            name: layout.layer_plan(name, shape, self.seed) for name, shape in probe.shapes.items()
+        }
         self._probe = probe
         return probe
 
@@ -205,34 +163,32 @@ class Capture:
         if not self.correlations:
             return {}
         return {
-            name: np.arange(_units(self._shapes[name])) if plan.units is None else plan.units
+            name: np.arange(layout.units_of(self._shapes[name]))
+            if plan.units is None
+            else plan.units
             for name, plan in self._plans.items()
         }
 
     def batch_rows(self) -> int:
-        """Rows per compiled call: ``batch_size``, or as many as :data:`BATCH_BYTES` allows."""
+        """Rows per compiled call: ``batch_size``, or :func:`keras_inspect.layout.batch_rows`."""
         if self.batch_size is not None:
             return self.batch_size
-        shapes = self._require_probe().shapes
         split = {layer.name for layer in self._split}
         deltas = self.plan is not None and self.plan.layer_deltas
-        per_row = 0
-        for name, shape in shapes.items():
-            copies = 1 + (name in split) + deltas
-            per_row += 4 * math.prod(shape) * copies
-        return max(1, BATCH_BYTES // max(per_row, 1))
+        shapes = self._require_probe().shapes
+        return layout.batch_rows(
+            (shape, 1 + (name in split) + deltas) for name, shape in shapes.items()
+        )
 
     def feature_rows(self, rows: int) -> int:
         """How many first rows keep their per-row features (0 without features)."""
         if not self.features:
             return 0
-        per_row = 4 * sum(_feature_width(s) for s in self._require_probe().shapes.values())
-        return min(rows, FEATURE_ROWS, max(1, FEATURE_BYTES // max(per_row, 1)))
+        return layout.feature_rows(self._require_probe().shapes.values(), rows)
 
     def map_rows(self, wanted: int) -> int:
-        """How many of ``wanted`` first rows the maps pass may hold within :data:`MAP_BYTES`."""
-        per_row = 4 * sum(math.prod(s) for s in self._require_probe().shapes.values())
-        return min(wanted, max(1, MAP_BYTES // max(per_row, 1)))
+        """How many of ``wanted`` first rows the maps pass may hold in its memory budget."""
+        return layout.map_rows(self._require_probe().shapes.values(), wanted)
 
     @property
     def trace_count(self) -> int:
@@ -244,7 +200,7 @@ class Capture:
         if self._probe is None:
             self.probe(x)
         rows = row_count(x)
-        key = _signature_key(x)
+        key = signature_key(x)
         if key not in self._passes:
             self._passes[key] = self._build(x, probing=False, compiled=True)
         step = self.batch_rows()
@@ -256,13 +212,13 @@ class Capture:
         )
         for start in range(0, rows, step):
             batch = self._passes[key](take_rows(x, slice(start, start + step)))
-            accumulator.add(keras.tree.map_structure(_numpy, batch))
+            accumulator.add(to_numpy(batch))
         return accumulator.result(self._probe.no_gradient)
 
     def maps(self, x: Any, rows: int) -> dict[str, np.ndarray]:
         """Full outputs (channels last, float32) of every inspected layer for the first rows."""
         self._require_probe()
-        key = _signature_key(x)
+        key = signature_key(x)
         if key not in self._map_passes:
 
             def forward(inputs: Any) -> dict[str, Any]:
@@ -276,9 +232,7 @@ class Capture:
         step = self.batch_rows()
         rows = min(rows, row_count(x))
         parts = [
-            keras.tree.map_structure(
-                _numpy, self._map_passes[key](take_rows(x, slice(s, min(s + step, rows))))
-            )
+            to_numpy(self._map_passes[key](take_rows(x, slice(s, min(s + step, rows)))))
             for s in range(0, rows, step)
         ]
         return (
@@ -291,50 +245,13 @@ class Capture:
         """|d goal / d input| of the first ``samples`` rows, per goal and float input.
 
         Goals: ``"output"`` (the scored objective) and every inspected layer (the sum of its
-        output) except those whose output is the scored output. Each row is repeated once per
-        goal and one backward pass takes them all; samples do not interact in inference mode,
-        so a repeat's gradient is its own goal's. Also returns those rows' float inputs.
+        output) except those whose output is the scored output; see
+        :class:`keras_inspect.saliency_pass.InputSaliency`. Also returns those rows' float
+        inputs.
         """
         probe = self._require_probe()
-        head = take_rows(x, slice(0, samples))
-        count = row_count(head)
-        names = input_names(self.model, head)
-        floats = [
-            n
-            for n, leaf in zip(names, input_leaves(head), strict=True)
-            if np.issubdtype(np.asarray(leaf).dtype, np.floating)
-        ]
-        if not floats or count == 0:
-            return {}, {}
-        goals = ["output"] + [
-            layer.name for layer in self.layers if layer.name not in probe.output_layers
-        ]
-        repeated = keras.tree.map_structure(lambda a: np.concatenate([a] * len(goals)), head)
-        goal_ids = np.repeat(np.arange(len(goals), dtype=np.int32), count)
-        key = _signature_key(head)
-        if key not in self._saliency_passes:
-            self._saliency_passes[key] = self._build_saliency(
-                (take_rows(head, slice(0, 1)), goal_ids[:1]), goals, floats
-            )
-        step = self.batch_rows()
-        parts = []
-        for start in range(0, len(goal_ids), step):
-            rows = slice(start, start + step)
-            batch = (take_rows(repeated, rows), goal_ids[rows])
-            parts.append([_numpy(g) for g in self._saliency_passes[key](batch)])
-        grads = [np.concatenate([part[i] for part in parts]) for i in range(len(floats))]
-        result: dict[str, dict[str, np.ndarray]] = {}
-        for index, goal in enumerate(goals):
-            maps = {
-                n: g[index * count : (index + 1) * count]
-                for n, g in zip(floats, grads, strict=True)
-            }
-            if len(floats) > 1:  # an input a goal does not depend on has no map for it
-                maps = {n: m for n, m in maps.items() if np.any(m)}
-            result[goal] = maps
-        leaves = dict(zip(names, input_leaves(head), strict=True))
-        inputs = {n: np.asarray(leaves[n], np.float32) for n in result["output"]}
-        return result, inputs
+        goals = [layer.name for layer in self.layers if layer.name not in probe.output_layers]
+        return self._saliency.run(x, samples, goals, self.batch_rows())
 
     # Passes ----------------------------------------------------------------------------------
 
@@ -406,35 +323,9 @@ class Capture:
                         source, stats["finite"], _listed(plan.units), _listed(plan.correlated)
                     )
                 if self.features:
-                    stats["features"] = reductions.row_features(acts, MAX_FEATURES, means)
+                    stats["features"] = reductions.row_features(acts, layout.MAX_FEATURES, means)
             result["layers"][name] = stats
         return result
-
-    def _build_saliency(
-        self, example: Any, goals: list[str], floats: list[str]
-    ) -> Callable[[Any], Any]:
-        def forward(inputs: Any) -> tuple[list[Any], Any, list[Any]]:
-            x, goal = inputs
-            recorded = recorded_call(self.model, self.layers, x, self.output)
-            scored = reductions.row_objective(recorded.output)
-            total = keras.ops.sum(keras.ops.where(goal == 0, scored, keras.ops.zeros_like(scored)))
-            for index, name in enumerate(goals[1:], start=1):
-                flat = reductions.positions(recorded.outputs[name])
-                value = keras.ops.cast(keras.ops.sum(flat, axis=(1, 2)), scored.dtype)
-                total = total + keras.ops.sum(
-                    keras.ops.where(goal == index, value, keras.ops.zeros_like(value))
-                )
-            leaves = dict(zip(input_names(self.model, x), input_leaves(x), strict=True))
-            targets = [leaves[n] for n in floats]
-            return [total], targets, targets
-
-        def reduce(leaves: list[Any], gradients: list[list[Any]]) -> list[Any]:
-            return [
-                keras.ops.zeros_like(leaf) if grad is None else keras.ops.abs(grad)
-                for leaf, grad in zip(leaves, gradients[0], strict=True)
-            ]
-
-        return compile_gradient_function(forward, example, reduce)
 
     def _require_probe(self) -> Probe:
         if self._probe is None:
@@ -442,63 +333,5 @@ class Capture:
         return self._probe
 
 
-def row_count(x: Any) -> int:
-    """Rows of ``x`` (an array, or a list or dict of arrays with one row per sample)."""
-    return len(keras.tree.flatten(x)[0])
-
-
-def take_rows(x: Any, rows: slice) -> Any:
-    """The rows ``rows`` of every array in ``x``."""
-    return keras.tree.map_structure(lambda a: a[rows], x)
-
-
-def _numpy(tensor: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(tensor))
-
-
-def _units(shape: tuple[int, ...]) -> int:
-    return int(shape[-1]) if shape else 1
-
-
-def _feature_width(shape: tuple[int, ...]) -> int:
-    """Columns of :func:`keras_inspect.reductions.row_features` for one row of ``shape``."""
-    units = _units(shape)
-    width = math.prod(shape) if shape else 1
-    return width if width <= MAX_FEATURES or len(shape) <= 1 else units
-
-
-def _plan(name: str, shape: tuple[int, ...], seed: int) -> _LayerPlan:
-    """The fixed unit and position subsets of one layer (see the module's constants)."""
-    positions = _subset(math.prod(shape[:-1]), MAX_STAT_POSITIONS, seed, name, "positions")
-    count = math.prod(shape[:-1])
-    if count <= MAX_CORRELATION_POSITIONS:
-        correlated = None
-    else:
-        # A random order of the positions kept for the moments, cut: a subset of a subset.
-        pool = np.arange(count) if positions is None else positions
-        rng = np.random.default_rng([seed, zlib.crc32(f"{name}/correlated".encode())])
-        correlated = np.sort(rng.choice(pool, MAX_CORRELATION_POSITIONS, replace=False))
-    units = _subset(_units(shape), MAX_CORRELATION_UNITS, seed, name, "units")
-    return _LayerPlan(units, positions, correlated)
-
-
-def _subset(count: int, limit: int, seed: int, name: str, what: str) -> np.ndarray | None:
-    """A fixed random subset (sorted) of ``limit`` of ``count`` indices, or None for all.
-
-    Seeded by ``seed``, the layer's name and what is subsetted, so a layer keeps its subset
-    from one checkpoint, run or layer selection to the next.
-    """
-    if count <= limit:
-        return None
-    rng = np.random.default_rng([seed, zlib.crc32(f"{name}/{what}".encode())])
-    return np.sort(rng.choice(count, limit, replace=False))
-
-
 def _listed(indices: np.ndarray | None) -> list[int] | None:
     return None if indices is None else [int(i) for i in indices]
-
-
-def _signature_key(x: Any) -> Any:
-    leaves = keras.tree.flatten(x)
-    structure = keras.tree.map_structure(lambda _: None, x)
-    return repr(structure), tuple((np.shape(a)[1:], str(np.asarray(a).dtype)) for a in leaves)

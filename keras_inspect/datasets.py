@@ -217,31 +217,11 @@ def _is_tf_dataset(data: Any) -> bool:
 
 def _read_tf_dataset(dataset: Any, label: str, limit: int) -> tuple[Any, Any]:
     """Read up to ``limit`` rows of a batched or unbatched dataset into NumPy arrays."""
-    import tensorflow as tf
+    from keras_inspect.backends import read_tf_dataset
 
-    spec = dataset.element_spec
-    parts = spec if isinstance(spec, tuple) else (spec,)
-    first = tf.nest.flatten(parts[0])[0]
-    # A batched dataset has a free leading dimension, unless batched with drop_remainder=True,
-    # which tf.data records only in the dataset's class name.
-    batched = first.shape.rank > 0 and (first.shape[0] is None or "Batch" in type(dataset).__name__)
-    if not batched:
-        dataset = dataset.batch(256)
-    xs, ys, count = [], [], 0
-    for element in dataset:
-        element = element if isinstance(element, tuple) else (element,)
-        xs.append(tf.nest.map_structure(lambda t: t.numpy(), element[0]))
-        if len(element) > 1:
-            ys.append(element[1].numpy())
-        count += len(tf.nest.flatten(element[0])[0])
-        if count >= limit:
-            break
-    if not xs:
+    x, y = read_tf_dataset(dataset, limit)
+    if x is None:
         raise ConfigError(f"{label} is a tf.data.Dataset that yields no elements.")
-    x = tf.nest.map_structure(lambda *a: np.concatenate(a), *xs)
-    if isinstance(x, tuple):
-        x = list(x)
-    y = np.concatenate(ys) if ys else None
     return x, y
 
 

@@ -25,11 +25,22 @@ from typing import Any
 import numpy as np
 
 from keras_inspect.checkpoint import Record
+from keras_inspect.errors import ConfigError
 from keras_inspect.guard import Guard
 from keras_inspect.quantities import projection
 from keras_inspect.quantities.blas import single_blas_thread
 
-__all__ = ["METHODS", "ProjectionJob", "Projector", "job_rows", "labels_column"]
+__all__ = [
+    "MAX_PROJECTION_ROWS",
+    "METHODS",
+    "MIN_PROJECTION_ROWS",
+    "ProjectionJob",
+    "Projector",
+    "job_rows",
+    "labels_column",
+    "projection_job_of",
+    "projector_for",
+]
 
 METHODS = {"tsne": projection.tsne, "pca": projection.pca}
 
@@ -199,6 +210,68 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):
         pass
+
+
+# Rows per dataset that are projected (a t-SNE of 500 rows takes 1-2 s on one core), the same
+# fixed rows at every checkpoint so that each layout can start from the previous one.
+MAX_PROJECTION_ROWS = 500
+MIN_PROJECTION_ROWS = 5
+
+
+def projector_for(
+    quantities: Any,
+    method: Any,
+    every: Any,
+    guard: Guard,
+    seed: int,
+    emit: Callable[[int, list[Record]], None],
+    asynchronous: bool,
+) -> Projector | None:
+    """The projector of ``projection``, after checking its arguments (None if not wanted).
+
+    Raises:
+        ConfigError: an unknown method, or ``every`` is not a positive integer.
+    """
+    if method not in METHODS:
+        raise ConfigError(
+            f"projection must be one of {sorted(METHODS)}, got {method!r}; 'pca' is the cheap "
+            "choice (milliseconds), 'tsne' the one that shows neighbourhoods."
+        )
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(
+            f"projection_every must be a positive integer (project every N-th checkpoint), "
+            f"got {every!r}; e.g. projection_every=5."
+        )
+    if "projection" not in quantities:
+        return None
+    return Projector(method, emit, guard, seed=seed, asynchronous=asynchronous)
+
+
+def projection_job_of(step: int, datasets: dict[str, tuple[Any, Any]], seed: int) -> ProjectionJob:
+    """The fixed rows of one checkpoint to project, from its dataset summaries.
+
+    Args:
+        step: the checkpoint's step.
+        datasets: dataset -> (labels or None, its :class:`~keras_inspect.accumulate.
+            DatasetSummary`); the per-row features of the summary's layers are projected.
+        seed: fixes which rows (the same at every checkpoint).
+    """
+    jobs = {}
+    for name, (labels, summary) in datasets.items():
+        kept = min(
+            (len(s.features) for s in summary.layers.values() if s.features is not None),
+            default=0,
+        )
+        rows = job_rows(kept, MAX_PROJECTION_ROWS, seed)
+        if len(rows) < MIN_PROJECTION_ROWS:
+            continue
+        layers = {
+            layer: s.features[rows]
+            for layer, s in summary.layers.items()
+            if s.features is not None and s.features.shape[1] >= 2
+        }  # a layer of one number per row has no 2-D picture
+        jobs[name] = (labels_column(labels, rows), layers)
+    return ProjectionJob(step, jobs)
 
 
 def job_rows(count: int, limit: int, seed: int) -> np.ndarray:

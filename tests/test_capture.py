@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_inspect import capture as capture_module
+from keras_inspect import layout
 from keras_inspect.capture import Capture
 from keras_inspect.quantities.moments import Moments
 from keras_inspect.quantities.neurons import active_samples, finite_rows, unit_rows
@@ -177,7 +177,7 @@ def test_wide_layers_and_large_maps_use_fixed_unit_and_position_subsets():
     capture = Capture(model, [conv], batch_size=5, seed=4)
     summary = capture.summarize(x)
     units = summary.layers["wide"].correlation_units
-    assert len(units) == capture_module.MAX_CORRELATION_UNITS
+    assert len(units) == layout.MAX_CORRELATION_UNITS
     assert list(units) == sorted(set(units)) and units.max() < 150
     again = Capture(model, [conv], seed=4)
     again.probe(x)
@@ -185,8 +185,8 @@ def test_wide_layers_and_large_maps_use_fixed_unit_and_position_subsets():
     acts = keras.ops.convert_to_numpy(model(x)).reshape(12, 400, 150)
     plan = capture._plans["wide"]
     positions = plan.positions
-    assert len(positions) == capture_module.MAX_STAT_POSITIONS
-    assert len(plan.correlated) == capture_module.MAX_CORRELATION_POSITIONS
+    assert len(positions) == layout.MAX_STAT_POSITIONS
+    assert len(plan.correlated) == layout.MAX_CORRELATION_POSITIONS
     assert set(plan.correlated) <= set(positions)
     expected = Moments.of(acts[:, plan.correlated][:, :, units].reshape(-1, len(units)), cross=True)
     np.testing.assert_allclose(
@@ -208,8 +208,8 @@ def test_batches_are_sized_by_bytes_and_only_statistics_leave_the_pass(monkeypat
     capture = Capture(model, default_layers(model))
     capture.probe(x)
     per_row = 4 * sum(np.prod(s) for s in capture.shapes.values()) * 2  # outputs, pre-acts
-    assert capture.batch_rows() == capture_module.BATCH_BYTES // per_row
-    monkeypatch.setattr(capture_module, "BATCH_BYTES", int(per_row * 10))
+    assert capture.batch_rows() == layout.BATCH_BYTES // per_row
+    monkeypatch.setattr(layout, "BATCH_BYTES", int(per_row * 10))
     assert capture.batch_rows() == 10
     seen = []
     original = capture._build
@@ -245,6 +245,6 @@ def test_explicit_batch_size_and_feature_row_cap(monkeypatch):
     capture = Capture(model, default_layers(model), batch_size=5)
     capture.probe(x)
     assert capture.batch_rows() == 5
-    monkeypatch.setattr(capture_module, "FEATURE_ROWS", 30)
+    monkeypatch.setattr(layout, "FEATURE_ROWS", 30)
     summary = capture.summarize(x)
     assert all(layer.features.shape[0] == 30 for layer in summary.layers.values())

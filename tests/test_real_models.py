@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 import keras_inspect as ki
 from benchmarks import real_models
-from keras_inspect.capture import MAX_CORRELATION_UNITS
+from keras_inspect.layout import MAX_CORRELATION_UNITS
 from keras_inspect.recording import default_layers
 
 pytestmark = pytest.mark.slow

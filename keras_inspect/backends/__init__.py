@@ -12,7 +12,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["compile_function", "compile_gradient_function"]
+__all__ = ["compile_function", "compile_gradient_function", "read_tf_dataset"]
 
 
 def compile_function(
@@ -70,3 +70,11 @@ def compile_gradient_function(
         f"gradient quantities need the TensorFlow backend for now (KERAS_BACKEND={backend!r}); "
         "leave feature_saliency, filter_importance and input_saliency out of quantities=."
     )
+
+
+def read_tf_dataset(dataset: Any, limit: int) -> tuple[Any, Any]:
+    """Up to ``limit`` rows of a ``tf.data.Dataset`` as NumPy ``(x, y)`` (``(None, None)`` if
+    it yields nothing); a tf.data pipeline needs TensorFlow whatever the Keras backend."""
+    from keras_inspect.backends import tensorflow as backend_impl
+
+    return backend_impl.read_dataset(dataset, limit)
