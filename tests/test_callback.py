@@ -37,6 +37,9 @@ def make(tmp_path, x, y, **kwargs):
         ({"layers": ["dense_("]}, "neither a layer name nor a valid regular expression"),
         ({"seed": "zero"}, "seed must be an integer"),
         ({"feature_groups": ["user"]}, "feature_groups must be None or a dict"),
+        ({"batch_size": 0}, "batch_size must be a positive integer .*got 0"),
+        ({"batch_size": 2.5}, r"batch_size must be None \(sized automatically\) or a positive"),
+        ({"batch_size": True}, "batch_size must be None .*got True"),
     ],
 )
 def test_bad_arguments_fail_in_init(tmp_path, binary, kwargs, match):
@@ -240,3 +243,56 @@ def test_a_subclassed_model_gets_the_informative_line_of_the_forward_error(tmp_p
     callback.set_model(model)
     with pytest.raises(ki.ConfigError, match=r"does not fit model .*expected axis -1 .* value 4"):
         callback.on_train_begin()
+
+
+def test_a_failing_capture_pass_skips_that_checkpoint_once_and_training_goes_on(
+    tmp_path, binary, monkeypatch
+):
+    model, x, y = binary
+    callback = make(tmp_path, x, y)
+    calls = []
+
+    def flaky(self, sample):
+        calls.append(sample.name)
+        if len(calls) in (3, 5):  # both checkpoints after the first fail
+            raise MemoryError("out of device memory")
+        return original(self, sample)
+
+    from keras_inspect.bind import Binding
+
+    original = Binding.summarize
+    monkeypatch.setattr(Binding, "summarize", flaky)
+    with pytest.warns(ki.InspectWarning, match="capture pass failed at step 1 .*MemoryError"):
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[callback])
+    frame = ki.load(tmp_path / "run")
+    assert sorted(frame[frame.quantity == "neuron_mean"].step.unique()) == [0, 3]
+
+
+def test_close_does_not_wait_for_a_slow_projection_which_is_written_later(
+    tmp_path, binary, monkeypatch
+):
+    import threading
+
+    from keras_inspect import callback as callback_module
+    from keras_inspect import projector
+
+    model, x, y = binary
+    release = threading.Event()
+
+    def slow(features, previous=None):
+        release.wait(timeout=60)
+        return features[:, :2].astype(float)
+
+    monkeypatch.setitem(projector.METHODS, "pca", slow)
+    monkeypatch.setattr(callback_module, "PROJECTION_GRACE", 0.05)
+    callback = make(tmp_path, x, y, quantities=["neuron_mean", "projection"], projection="pca")
+    with pytest.warns(ki.InspectWarning, match=r"projection of step\(s\) \[0\] is still running"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    assert callback._projector.unfinished == [0]
+    assert "projection" not in set(ki.load(tmp_path / "run").quantity)
+    thread = callback._projector._thread
+    release.set()
+    thread.join(timeout=60)
+    frame = ki.load(tmp_path / "run")
+    assert set(frame[frame.quantity == "projection"].dataset) == {"train", "test1"}
+    assert callback._sink._writer is None  # the late event file was closed

@@ -828,3 +828,41 @@ def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):
         ".filter((box) => box.checked).map((box) => box.dataset.dataset)"
     )
     assert shown == ["train", "test1", "test2"], shown
+
+
+def test_a_wide_layers_correlation_matrix_names_its_unit_subset(fast_board, dashboard):
+    _, frame = dashboard(fast_board)
+    for run in ALL_RUNS:  # a CTR run alone (the synthetic hostile run has no subset)
+        set_run(frame, run, run == CTR_RUNS[0])
+    choose_layer(frame, WIDE_LAYER)  # 256 units: correlated over a fixed subset of 128
+    frame.wait_for_function(
+        "() => document.querySelector('[data-chart=correlation_matrix]')?.data?.length >= 1",
+        timeout=TIMEOUT_S * 1000,
+    )
+    matrix = frame.evaluate(
+        """() => { const m = document.querySelector('[data-chart=correlation_matrix]');
+          const t = m.data[0];
+          return {run: t.meta.run, rows: t.z.length, cols: t.z[0].length,
+                  first: t.customdata[0][1], last: t.customdata[127][127],
+                  title: m.layout.xaxis.title.text, ticks: m.layout.xaxis.ticktext}; }"""
+    )
+    import keras_inspect as ki
+
+    recorded = ki.load(os.path.join(fast_board.logdir, matrix["run"]))
+    units = recorded[
+        (recorded.quantity == "correlation_units") & (recorded.layer == WIDE_LAYER)
+    ].value.iloc[0]
+    assert (matrix["rows"], matrix["cols"]) == (128, 128), matrix
+    assert matrix["first"] == [int(units[0]), int(units[1])], matrix
+    assert matrix["last"] == [int(units[127]), int(units[127])], matrix
+    assert f"128 of {WIDE_UNITS} units (a fixed random subset)" in matrix["title"], matrix
+    assert matrix["ticks"][:2] == [str(units[0]), str(units[16])], matrix
+    note = frame.locator("section[data-panel=correlation] .ki-note").inner_text()
+    assert f"matrix over 128 of {WIDE_UNITS} units" in note, note
+    assert drawn(
+        next(
+            c
+            for c in charts_of(frame, "correlation")["charts"]
+            if c["chart"] == "correlation_matrix"
+        )
+    )

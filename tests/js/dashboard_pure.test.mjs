@@ -20,7 +20,8 @@ import { nearestStep } from "../../tb_plugin/static/selectors.js";
 import { MODULES } from "../../tb_plugin/static/index.js";
 import { rankedUnits } from "../../tb_plugin/static/panels/importance.js";
 import { byClass } from "../../tb_plugin/static/panels/information.js";
-import { clusterOrder } from "../../tb_plugin/static/panels/clusters.js";
+import { clusterOrder, idsOfMatrix } from "../../tb_plugin/static/panels/clusters.js";
+import { matrixUnits, subsetText, unitPairs } from "../../tb_plugin/static/panels/correlation.js";
 import { channelMean, channels, sampleCell } from "../../tb_plugin/static/panels/input_saliency.js";
 import { groupOrder, groupStepMatrix, rankGroups } from "../../tb_plugin/static/panels/saliency.js";
 import { byClass as intraByClass, layerFor, vectorsAt } from "../../tb_plugin/static/panels/entropy_intra.js";
@@ -409,4 +410,21 @@ test("a regressor's output cell: prediction beside the true target, per output",
   assert.deepEqual([predicted.x, predicted.y, truth.y], [[0, 1, 2], [0.5, 1.5, -2], [0.4, 2, -1]]);
   assert.deepEqual([predicted.meta.kind, truth.meta.kind], ["prediction", "target"]);
   assert.equal(truth.xaxis, "x2");
+});
+
+test("a wide layer's correlation matrix is labelled with its recorded unit subset", () => {
+  const whole = matrixUnits(null, 3);
+  assert.deepEqual(whole, { units: [0, 1, 2], subset: false, width: 3 });
+  assert.equal(subsetText(whole), "");
+  const units = { values: [4, 9, 17] };
+  const shape = { values: [2, 1200, 300] }; // model_layers: position, parameters, output shape
+  const subset = matrixUnits(units, 3, shape);
+  assert.deepEqual(subset, { units: [4, 9, 17], subset: true, width: 300 });
+  assert.equal(subsetText(subset), "3 of 300 units (a fixed random subset)");
+  assert.equal(subsetText(matrixUnits(units, 3)), "3 units (a fixed random subset)");
+  // a subset of another size (an older matrix) is not applied to this one
+  assert.equal(matrixUnits(units, 5).subset, false);
+  assert.deepEqual(unitPairs([4, 9]), [[[4, 4], [4, 9]], [[9, 4], [9, 9]]]);
+  // the clusters of the units a subset matrix covers, in the matrix's order
+  assert.deepEqual(idsOfMatrix([0, 1, 1, 0, 2, 2, 2, 1, 0, 0], [1, 4, 8]), [1, 2, 0]);
 });

@@ -9,6 +9,7 @@ import { axisTitle, chartDiv, draw, removeCharts, setMessage } from "../charts.j
 import { PALETTE } from "../colors.js";
 import { plotlyText } from "../dom.js";
 import { allFailed, checkpointFor, failureText, flatValues, hasLayer, joinNotes } from "../panel_kit.js";
+import { matrixUnits, subsetText, UNITS } from "./correlation.js";
 
 const QUANTITY = "filter_clusters";
 const MATRIX = "correlation_matrix";
@@ -70,9 +71,17 @@ function sizesFigure(run, ids, blocks) {
   return { traces, layout };
 }
 
-function matrixFigure(run, cell, order, blocks) {
+/**
+ * The cluster ids of the units a correlation matrix covers: all of them, or the recorded subset
+ * of a wide layer (`units` are unit indices; the matrix's rows follow them).
+ */
+export function idsOfMatrix(ids, units) {
+  return units.map((unit) => ids[unit]);
+}
+
+function matrixFigure(run, cell, order, blocks, units) {
   const z = order.map((i) => order.map((j) => cell.values[i][j]));
-  const labels = order.map((unit) => `unit ${unit}`);
+  const labels = order.map((i) => `unit ${units[i]}`);
   const traces = [
     {
       type: "heatmap",
@@ -127,15 +136,18 @@ export default {
     }
     let answer;
     let matrix = null;
+    let unitsAnswer = null;
     let failed = [];
     try {
       const step = await checkpointFor(ctx, run, "layer_std", { dataset, layer });
       if (step === null) answer = undefined;
       else {
         const wantsMatrix = hasLayer(run, MATRIX, layer);
-        [answer, matrix] = await Promise.all([
+        const subset = wantsMatrix && hasLayer(run, UNITS, layer);
+        [answer, matrix, unitsAnswer] = await Promise.all([
           ctx.model.fetchValues(run.run, QUANTITY, step, { dataset, layer }),
           wantsMatrix ? ctx.model.fetchValues(run.run, MATRIX, step, { dataset, layer }).catch(() => null) : null,
+          subset ? ctx.model.fetchValues(run.run, UNITS, step, { layer }).catch(() => null) : null,
         ]);
       }
     } catch (error) {
@@ -150,9 +162,16 @@ export default {
     const sizes = sizesFigure(run.run, ids, blocks);
     const draws = [draw(chartDiv(container, "cluster_sizes"), sizes.traces, sizes.layout, ctx)];
     const matrixCell = matrix && (matrix.cells || []).find((c) => c.layer === layer && c.dataset === dataset);
-    if (matrixCell && matrixCell.values.length === ids.length) {
+    const unitsCell = unitsAnswer && (unitsAnswer.cells || []).find((c) => c.layer === layer);
+    const covered = matrixCell ? matrixUnits(unitsCell, matrixCell.values.length) : null;
+    let subsetNote = "";
+    if (matrixCell && (covered.subset || matrixCell.values.length === ids.length)) {
       keep.push("cluster_matrix");
-      const fig = matrixFigure(run.run, matrixCell, order, blocks);
+      // A wide layer's matrix covers a subset of its units: order those by cluster.
+      const matrixIds = covered.subset ? idsOfMatrix(ids, covered.units) : ids;
+      const inMatrix = clusterOrder(matrixIds);
+      subsetNote = covered.subset ? `matrix: ${subsetText({ ...covered, width: ids.length })}` : "";
+      const fig = matrixFigure(run.run, matrixCell, inMatrix.order, inMatrix.blocks, covered.units);
       const div = chartDiv(container, "cluster_matrix");
       div.classList.add("ki-chart-square");
       draws.push(draw(div, fig.traces, fig.layout, ctx));
@@ -166,7 +185,7 @@ export default {
       joinNotes(
         `${run.run} · layer ${layer} · ${dataset} · step ${answer.step}: ${clusters} clusters of ${ids.length} units`,
         never ? `${never} never active` : "",
-        keep.includes("cluster_matrix") ? "" : "record correlation_matrix to see the clusters' correlation blocks",
+        keep.includes("cluster_matrix") ? subsetNote : "record correlation_matrix to see the clusters' correlation blocks",
         ctx.runs.length > 1 ? "first selected run" : "",
       ),
     );

@@ -5,10 +5,13 @@
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines, subplotGrid, stepAxis } from "../charts.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, checkpointFor, dataKey, failureText, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets } from "../panel_kit.js";
+import { allFailed, checkpointFor, dataKey, failureText, flatValues, hasLayer, indices, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets } from "../panel_kit.js";
 
 const MEAN = "correlation_mean_abs";
 const MATRIX = "correlation_matrix";
+// Written once per layer whose correlations are taken over a fixed random subset of its units.
+export const UNITS = "correlation_units";
+const LAYERS = "model_layers";
 const MAX_MATRICES = 2;
 // Blue (-1) - white (0) - red (+1).
 const DIVERGING = [
@@ -39,9 +42,43 @@ async function matrices(ctx) {
       missing.push(run.run);
       return undefined;
     }
-    return ctx.model.fetchValues(run.run, MATRIX, step, { dataset, layer });
+    const subset = hasLayer(run, UNITS, layer);
+    const [matrix, units, shape] = await Promise.all([
+      ctx.model.fetchValues(run.run, MATRIX, step, { dataset, layer }),
+      subset ? ctx.model.fetchValues(run.run, UNITS, step, { layer }).catch(() => null) : null,
+      subset ? ctx.model.fetchValues(run.run, LAYERS, step, { layer }).catch(() => null) : null,
+    ]);
+    return { ...matrix, units: cellOf(units, layer), layerCell: cellOf(shape, layer) };
   });
   return { ok, failed, missing, candidates: runs.length };
+}
+
+function cellOf(answer, layer) {
+  return answer ? (answer.cells || []).find((c) => c.layer === layer) || null : null;
+}
+
+/**
+ * The units of a correlation matrix of `size` rows: the recorded subset (`correlation_units`)
+ * when it has that size, else 0..size-1. `width` is the layer's unit count when known (the last
+ * axis of its `model_layers` shape).
+ */
+export function matrixUnits(unitsCell, size, layerCell = null) {
+  const units = unitsCell ? flatValues(unitsCell).map((v) => Math.round(v)) : null;
+  if (!units || units.length !== size) return { units: indices(size), subset: false, width: size };
+  const shape = layerCell ? flatValues(layerCell) : [];
+  const width = shape.length > 2 ? Math.round(shape[shape.length - 1]) : null;
+  return { units, subset: true, width };
+}
+
+/** A heatmap's customdata: [row unit, column unit] of every cell. */
+export function unitPairs(units) {
+  return units.map((a) => units.map((b) => [a, b]));
+}
+
+/** "128 of 300 units (a fixed random subset)", or "" for a whole layer. */
+export function subsetText({ units, subset, width }) {
+  if (!subset) return "";
+  return `${units.length}${width ? ` of ${width}` : ""} units (a fixed random subset)`;
 }
 
 function meanTraces(ctx, results) {
@@ -52,15 +89,16 @@ function matrixFigure(ctx, results) {
   const cells = [];
   for (const { run, value } of results) {
     const cell = (value.cells || []).find((c) => c.layer === ctx.state.layer && c.dataset === ctx.state.dataset);
-    if (cell) cells.push({ run: run.run, cell, step: value.step });
+    if (cell) cells.push({ run: run.run, cell, step: value.step, units: matrixUnits(value.units, cell.values.length, value.layerCell) });
   }
   const grid = subplotGrid(
     cells.map(({ run, step }) => `${run} · step ${step}`),
     { cols: Math.max(1, cells.length), xGap: 0.12 },
   );
-  const traces = cells.map(({ run, cell }, k) => ({
+  const traces = cells.map(({ run, cell, units }, k) => ({
     type: "heatmap",
     z: cell.values,
+    customdata: unitPairs(units.units),
     zmin: -1,
     zmax: 1,
     zmid: 0,
@@ -71,11 +109,19 @@ function matrixFigure(ctx, results) {
     meta: { run, dataset: cell.dataset, layer: cell.layer },
     xaxis: `x${grid.suffixes[k]}`,
     yaxis: `y${grid.suffixes[k]}`,
-    hovertemplate: "unit %{y} × unit %{x}<br>corr %{z:.3f}<extra></extra>",
+    hovertemplate: "unit %{customdata[0]} × unit %{customdata[1]}<br>corr %{z:.3f}<extra></extra>",
   }));
   const layout = { ...grid.layout, margin: { l: 50, r: 10, t: cells.length > 1 ? 30 : 12, b: 40 } };
-  grid.suffixes.forEach((suffix) => {
-    layout[`xaxis${suffix}`].title = axisTitle("unit");
+  grid.suffixes.forEach((suffix, k) => {
+    const subset = subsetText(cells[k].units);
+    layout[`xaxis${suffix}`].title = axisTitle(subset ? `unit: ${subset}` : "unit");
+    if (cells[k].units.subset) {
+      // Ticks at a few positions, labelled with the units they stand for.
+      const every = Math.max(1, Math.ceil(cells[k].units.units.length / 8));
+      const at = indices(cells[k].units.units.length).filter((i) => i % every === 0);
+      Object.assign(layout[`xaxis${suffix}`], { tickvals: at, ticktext: at.map((i) => String(cells[k].units.units[i])) });
+      Object.assign(layout[`yaxis${suffix}`], { tickvals: at, ticktext: at.map((i) => String(cells[k].units.units[i])) });
+    }
     layout[`xaxis${suffix}`].showgrid = false;
     layout[`yaxis${suffix}`].autorange = "reversed";
     layout[`yaxis${suffix}`].scaleanchor = `x${suffix}`;
@@ -84,7 +130,7 @@ function matrixFigure(ctx, results) {
     layout[`yaxis${suffix}`].showgrid = false;
   });
   if (cells.length === 1) layout.annotations = [];
-  return { traces, layout, count: cells.length, steps: cells.map((c) => c.step) };
+  return { traces, layout, count: cells.length, steps: cells.map((c) => c.step), subsets: cells.map((c) => subsetText(c.units)).filter(Boolean) };
 }
 
 export default {
@@ -114,8 +160,10 @@ export default {
       });
       draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset) }));
     }
+    let matrixSubsets = [];
     if (matrix.ok.length) {
       const figure = matrixFigure(ctx, matrix.ok);
+      matrixSubsets = figure.subsets;
       if (figure.count) {
         keep.push(MATRIX);
         const div = chartDiv(container, MATRIX);
@@ -128,6 +176,7 @@ export default {
       notes.push(`no correlation matrix for layer "${ctx.state.layer}" on dataset "${ctx.state.dataset}" at or before step ${ctx.state.step}`);
     } else if (keep.includes(MATRIX)) {
       notes.push(`matrix: layer ${ctx.state.layer} · dataset ${ctx.state.dataset}`);
+      if (matrixSubsets.length) notes.push(`matrix over ${matrixSubsets[0]}`);
     }
     if (mean.ok.length && ctx.runs.length > SMALL_MULTIPLE_RUNS) {
       notes.push(`mean |corr| on ${ctx.state.dataset} only (more than ${SMALL_MULTIPLE_RUNS} runs)`);
