@@ -8,7 +8,8 @@ or the CTR example), trains one epoch to compile, then measures, side by side in
   training epochs (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` between phases);
 * **training-thread time of a checkpoint** (``InspectCallback.checkpoint_seconds``) against
   ``model.predict`` over the same rows of every inspected dataset (its default batch of 32,
-  warmed up, median of 3); the first checkpoint, which compiles the capture, is shown apart;
+  warmed up, median of 3 runs before and 3 after the checkpoints); the first checkpoint,
+  which compiles the capture, is shown apart;
 * **bytes written per checkpoint** (the ``inspect/`` folder after ``fit``, divided by the
   checkpoints);
 * **set-up** (``on_train_begin``: layer selection, probe pass) against the first plain epoch,
@@ -20,7 +21,7 @@ extra peak <= 2 GiB on ResNet50 at 128 x 128 whatever the rows; a ``standard`` c
 EfficientNetB0: set-up <= the first epoch, ``close()`` a few seconds at most.
 
     python benchmarks/scale.py                        # every configuration, 128 rows/dataset
-    python benchmarks/scale.py --only resnet50 --rows 512
+    python benchmarks/scale.py --only resnet50 --rows 128 512   # memory must not grow
     python benchmarks/scale.py --quick                # tiny inputs: a smoke test
 """
 
@@ -120,6 +121,18 @@ def child(name: str, rows: int, checkpoints: int, quick: bool) -> dict:
     model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
     first_epoch = time.perf_counter() - started
 
+    predict_times = []
+
+    def time_predict() -> None:
+        for _ in range(3):
+            started = time.perf_counter()
+            for inputs, _ in datasets.values():
+                model.predict(inputs, verbose=0)
+            predict_times.append(time.perf_counter() - started)
+
+    for inputs, _ in datasets.values():
+        model.predict(inputs, verbose=0)  # compiles predict
+    time_predict()
     _reset_peak()
     base = _status("VmRSS")
     started = time.perf_counter()
@@ -148,15 +161,7 @@ def child(name: str, rows: int, checkpoints: int, quick: bool) -> dict:
     model.fit(x, y, epochs=checkpoints, batch_size=batch, verbose=0, callbacks=[callback])
     inspect_peak = _status("VmHWM")
 
-    inputs = [sample.x for sample in callback.samples.values()]
-    for sample in inputs:
-        model.predict(sample, verbose=0)
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for sample in inputs:
-            model.predict(sample, verbose=0)
-        times.append(time.perf_counter() - started)
+    time_predict()  # before and after: the machine's noise hits both sides
     written = _folder_bytes(os.path.join(logdir, "inspect"))
     seconds = callback.checkpoint_seconds
     return {
@@ -175,7 +180,7 @@ def child(name: str, rows: int, checkpoints: int, quick: bool) -> dict:
         "setup": setup,
         "checkpoint_first": seconds[0],
         "checkpoint_later": statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0],
-        "predict": statistics.median(times),
+        "predict": statistics.median(predict_times),
         "bytes_per_checkpoint": written / len(seconds),
         "close": closing[-1] if closing else float("nan"),
         "background_last": callback.timings[-1]["total"] if callback.timings else float("nan"),
@@ -212,26 +217,34 @@ def main(argv: list[str] | None = None) -> list[dict]:
         choices=sorted(CONFIGS),
         help="run only these configurations (repeatable)",
     )
-    parser.add_argument("--rows", type=int, default=128, help="rows per inspected dataset")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[128],
+        help="rows per inspected dataset (several: "
+        "each configuration once per count, to see that memory does not grow with rows)",
+    )
     parser.add_argument("--checkpoints", type=int, default=2, help="checkpoints (epochs) each")
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke test")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per configuration")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args.rows, args.checkpoints, args.quick)))
+        figures = child(args.child, args.rows[0], args.checkpoints, args.quick)
+        print("RESULT " + json.dumps(figures))
         return []
     names = args.only or list(CONFIGS)
     results = []
     print(HEADER, flush=True)
-    for name in names:
+    for name, rows in ((name, rows) for name in names for rows in args.rows):
         command = [
             sys.executable,
             os.path.abspath(__file__),
             "--child",
             name,
             "--rows",
-            str(args.rows),
+            str(rows),
             "--checkpoints",
             str(args.checkpoints),
         ]

@@ -109,20 +109,26 @@ def unit_statistics(
         ``(B, C)`` (0 for a non-finite sample) or ``None``.
     """
     flat = positions(acts)
-    high = ops.max(flat, axis=1)  # (B, C)
-    low = ops.min(flat, axis=1)
+    single = flat.shape[1] == 1  # a Dense output: one position, nothing to reduce over it
+    high = flat[:, 0, :] if single else ops.max(flat, axis=1)  # (B, C)
+    low = high if single else ops.min(flat, axis=1)
     finite = ops.all(ops.isfinite(high) & ops.isfinite(low), axis=1)
     kept = ops.reshape(finite, (-1, 1))
     mask = ops.cast(kept, flat.dtype)
     zeros = ops.zeros_like(high)
-    part = flat if at is None else ops.take(flat, list(at), axis=1)
-    count = ops.cast(ops.shape(part)[1], flat.dtype)
-    shift = part[:, :1, :]
-    dev = part - shift
-    sums = ops.sum(dev, axis=1)
-    squares = ops.sum(ops.square(dev), axis=1)
-    means = ops.where(kept, shift[:, 0, :] + sums / count, zeros)  # per sample, kept positions
-    within = ops.where(kept, ops.maximum(squares - sums * sums / count, 0.0), zeros)
+    if single:
+        count = ops.cast(1, flat.dtype)
+        means = ops.where(kept, high, zeros)
+        within = zeros
+    else:
+        part = flat if at is None else ops.take(flat, list(at), axis=1)
+        count = ops.cast(ops.shape(part)[1], flat.dtype)
+        shift = part[:, :1, :]
+        dev = part - shift
+        sums = ops.sum(dev, axis=1)
+        squares = ops.sum(ops.square(dev), axis=1)
+        means = ops.where(kept, shift[:, 0, :] + sums / count, zeros)  # kept positions
+        within = ops.where(kept, ops.maximum(squares - sums * sums / count, 0.0), zeros)
     samples = ops.sum(mask)
     mean = ops.sum(means, axis=0) / ops.maximum(samples, 1.0)
     between = ops.sum(mask * ops.square(means - mean), axis=0) * count

@@ -63,7 +63,9 @@ def test_without_two_map_layers_a_preset_leaves_capacity_out(tmp_path):
     model.compile("adam", "mse")
     x = np.random.default_rng(0).normal(size=(32, 5)).astype("float32")
     y = x[:, :1]
-    callback = ki.InspectCallback(str(tmp_path / "a"), {"train": (x, y)}, quantities="full")
+    callback = ki.InspectCallback(
+        str(tmp_path / "a"), {"train": (x, y)}, quantities="full", projection="pca"
+    )
     model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     assert "channel_capacity" not in set(ki.load(str(tmp_path / "a")).quantity)
     named = ki.InspectCallback(
@@ -95,7 +97,7 @@ def test_a_preset_leaves_small_and_unlabelled_datasets_out_and_says_so(tmp_path,
     y = (x[:, 0] > 0).astype("float32")
     datasets = {"train": (x, y), "serving": x[:40], "tiny": (x[:8], y[:8])}
     with caplog.at_level("INFO", logger="keras_inspect"):
-        callback = ki.InspectCallback(str(tmp_path), datasets, quantities="full")
+        callback = ki.InspectCallback(str(tmp_path), datasets, quantities="full", projection="pca")
         model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     said = [r.getMessage() for r in caplog.records]
     unlabelled = [m for m in said if "have no labels" in m]

@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -50,7 +51,14 @@ def test_every_nth_checkpoint_and_the_last_are_projected_with_labels(
         projection_every=3,
         asynchronous=asynchronous,
     )
-    small_model().fit(x, y, epochs=5, verbose=0, callbacks=[callback])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ki.InspectWarning)
+        small_model().fit(x, y, epochs=5, verbose=0, callbacks=[callback])
+    # fit waits at most a few seconds for a t-SNE: a slow machine sees the rest written later
+    assert all("is still running" in str(w.message) for w in caught), caught
+    thread = callback._projector._thread if callback._projector else None
+    if thread is not None:
+        thread.join(timeout=120)
     frame = ki.load(str(tmp_path))
     shown = frame[frame.quantity == "projection"]
     steps = sorted(set(shown.step))

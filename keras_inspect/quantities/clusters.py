@@ -74,7 +74,12 @@ def match_clusters(ids: np.ndarray, previous: np.ndarray) -> np.ndarray:
     old_ids = sorted(set(previous[previous != NEVER_ACTIVE].tolist()))
     if not new_ids or not old_ids:
         return ids
-    overlap = np.array([[np.sum((ids == a) & (previous == b)) for b in old_ids] for a in new_ids])
+    # Units shared by every (new, previous) pair of clusters, counted in one pass.
+    both = (ids != NEVER_ACTIVE) & (previous != NEVER_ACTIVE)
+    rows = np.searchsorted(new_ids, ids[both])
+    cols = np.searchsorted(old_ids, previous[both])
+    overlap = np.zeros((len(new_ids), len(old_ids)), dtype=np.int64)
+    np.add.at(overlap, (rows, cols), 1)
     rows, cols = linear_sum_assignment(-overlap)
     mapping = {new_ids[r]: old_ids[c] for r, c in zip(rows, cols, strict=True)}
     free = iter(i for i in range(len(new_ids) + len(old_ids)) if i not in mapping.values())

@@ -57,3 +57,22 @@ def test_too_few_live_units_are_refused():
         unit_clusters(np.zeros((10, 4)))
     with pytest.raises(ValueError, match="at least 2 units"):
         unit_clusters(np.ones((10, 1)))
+
+
+def test_matching_maximises_the_shared_units_of_a_brute_force_count():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(7)
+    previous = rng.integers(-1, 6, size=300)
+    ids = np.where(rng.random(300) < 0.8, previous, rng.integers(-1, 8, size=300))
+    matched = match_clusters(ids, previous)
+    new_ids = sorted(set(ids[ids != -1].tolist()))
+    old_ids = sorted(set(previous[previous != -1].tolist()))
+    overlap = np.array([[np.sum((ids == a) & (previous == b)) for b in old_ids] for a in new_ids])
+    best = overlap[linear_sum_assignment(-overlap)].sum()
+    live = (matched != -1) & (previous != -1)
+    assert np.sum(matched[live] == previous[live]) == best  # as many units kept as possible
+    np.testing.assert_array_equal(matched == -1, ids == -1)
+    # a renumbering: units together before are together after
+    for a in new_ids:
+        assert len(set(matched[ids == a].tolist())) == 1
