@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         callbacks=[inspector, keras.callbacks.TensorBoard(args.logdir)],
         verbose=2,
     )
+    inspector.wait()  # the entropies of the last checkpoint may still be computing
     frame = keras_inspect.load(args.logdir)
     inputs = frame[
         (frame.quantity == "entropy_inter") & (frame.layer == "input") & (frame.step == 0)

@@ -26,12 +26,11 @@ from keras_inspect.datasets import Sample, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.guard import Guard
 from keras_inspect.presets import resolve_quantities
-from keras_inspect.projector import ProjectionJob, projection_job_of, projector_for
 from keras_inspect.quantities.blas import single_blas_thread
 from keras_inspect.schedule import Schedule
 from keras_inspect.sink import RecordSink
+from keras_inspect.slow_work import SlowWork
 from keras_inspect.worker import Worker
-from tb_plugin import metadata
 
 __all__ = ["InspectCallback"]
 
@@ -152,18 +151,17 @@ class InspectCallback(keras.callbacks.Callback):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
         self._worker = Worker(self._process) if asynchronous and not strict else None
         self._sink = RecordSink(self.log_dir, self.guard)  # the worker and the projector write
-        self._projector = projector_for(
+        # Projections and the map quantities: on slow lanes that never hold training.
+        self._slow = SlowWork(
             self.quantities,
             projection,
             projection_every,
             self.guard,
             seed,
-            self._sink.write_records,
+            self._sink,
             asynchronous=asynchronous and not strict,
         )
         self.projection_every = projection_every
-        self._checkpoints_done = 0
-        self._unprojected: ProjectionJob | None = None
         self.checkpoint_seconds: list[float] = []
         # Per checkpoint, seconds spent in each phase: capture (on the training thread),
         # statistics, probes, write (on the worker when asynchronous), total.
@@ -261,36 +259,38 @@ class InspectCallback(keras.callbacks.Callback):
         """Finish pending checkpoints, then flush and close the event file.
 
         Waits for the checkpoints being computed, but at most a few seconds
-        (:data:`PROJECTION_GRACE`) for projections: one still running is finished on its own
-        thread and written when done, while the program goes on (a script's interpreter waits
-        for it at exit); a warning says so.
+        (:data:`keras_inspect.slow_work.GRACE`) for projections and the map quantities: what
+        is still running is finished on its own thread and written when done, while the
+        program goes on (a script's interpreter waits for it at exit); a warning says so.
         A later checkpoint opens a new event file. Re-raises a failure of a background
         checkpoint that ``strict=True`` let through.
         """
         try:
             if self._worker is not None:
                 self._worker.stop()
-            if self._projector is not None:
-                if self._unprojected is not None:  # the last checkpoint is always projected
-                    self._projector.offer(self._unprojected)
-                    self._unprojected = None
-                self._projector.finish()
-                if not self._projector.drain(timeout=PROJECTION_GRACE):
-                    self._say_projection_goes_on()
+            self._slow.close()
         finally:
             self._sink.close()
 
-    def _say_projection_goes_on(self) -> None:
-        steps = self._projector.unfinished
-        self.guard.warn_once(
-            ("projection", "", "close"),
-            f"keras_inspect: the {self._projector.method} projection of step(s) {steps} is "
-            f"still running after {PROJECTION_GRACE:g} s; fit is not held for it. It goes on "
-            f"in the background and is written to "
-            f"{os.path.join(self.log_dir, metadata.RUN_SUBDIR)} when done (a script waits for "
-            "it at exit; Ctrl-C drops it). projection='pca' takes milliseconds, or raise "
-            "projection_every.",
-        )
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until projections and map quantities still running in the background are
+        written (``fit`` does not wait for them more than a few seconds).
+
+        Call it before reading the last checkpoint's entropies, clusters, capacities or
+        projections with :func:`keras_inspect.load` in the same program.
+
+        Args:
+            timeout: wait at most this many seconds (``None``: as long as it takes).
+
+        Returns:
+            True when everything is written; False when the timeout ran out first.
+        """
+        return self._slow.wait(timeout)
+
+    @property
+    def _projector(self):
+        """The projector of ``projection`` (None when not recorded)."""
+        return self._slow.projector
 
     # Internals -------------------------------------------------------------------------------
 
@@ -313,6 +313,7 @@ class InspectCallback(keras.callbacks.Callback):
         # Datasets in the user's order, layers in the model's: written with every series.
         self._sink.dataset_order = {name: i for i, name in enumerate(self.samples)}
         self._sink.layer_order = binding.layer_order
+        self._slow.bind(binding.computer)
         self._bound_model = model
 
     def _capture_all(self, step: int) -> dict[str, DatasetSummary] | None:
@@ -354,26 +355,9 @@ class InspectCallback(keras.callbacks.Callback):
             lambda: job.capture_seconds + time.perf_counter() - started,
         )
         timing["write"] = time.perf_counter() - mark
-        self._offer_projection(job)
+        self._slow.offer(job.step, self.samples, job.summaries)
         timing["total"] = job.capture_seconds + time.perf_counter() - started
         self.timings.append(timing)
-
-    def _offer_projection(self, job: _Checkpoint) -> None:
-        """Hands every ``projection_every``-th checkpoint's fixed rows to the projector."""
-        if self._projector is None or "projection" not in self._computer.wanted:
-            return
-        labelled = {
-            name: (self._computer.labels_of(sample), job.summaries[name])
-            for name, sample in self.samples.items()
-        }
-        projection_job = projection_job_of(job.step, labelled, self.seed)
-        due = self._checkpoints_done % self.projection_every == 0
-        self._checkpoints_done += 1
-        if due:
-            self._projector.offer(projection_job)
-            self._unprojected = None
-        else:
-            self._unprojected = projection_job
 
 
 @dataclass(frozen=True)
@@ -385,7 +369,3 @@ class _Checkpoint:
     logs: dict[str, Any]
     capture_seconds: float
     kernels: dict[str, np.ndarray]  # weights_hinton's kernels, by layer
-
-
-# Seconds close() waits for a projection still running before it lets fit end.
-PROJECTION_GRACE = 3.0

@@ -128,8 +128,8 @@ class CheckpointComputer:
                 features[layer] = (layer_summary.features[keep], labels[: len(keep)][keep])
         records.extend(self._gradient_records(name, summary))
         records.extend(self._prediction_records(name, summary, labels))
-        if self.map_records is not None:
-            records.extend(self.map_records.records(sample, summary, labels))
+        if self.map_records is not None:  # its slow ones are computed on a lane of their own
+            records.extend(self.map_records.sample_records(sample, summary, labels))
         return records, features
 
     def probe_records(self, features: dict[str, dict[str, tuple]]) -> list[Record]:

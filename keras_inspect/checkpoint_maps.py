@@ -30,6 +30,7 @@ __all__ = [
     "MIN_CAPACITY_ROWS",
     "MapRecords",
     "SAMPLES",
+    "SLOW_QUANTITIES",
     "float_inputs",
     "rows_wanted",
 ]
@@ -37,6 +38,11 @@ __all__ = [
 # Quantities computed from whole feature maps (the maps pass).
 MAP_QUANTITIES = frozenset(
     {"entropy_intra", "entropy_inter", "channel_capacity", "filter_clusters", "feature_maps"}
+)
+# Those of them that cost seconds on a deep network (a kNN query, a k-means, a histogram of
+# every sample pair per layer): computed on a slow lane of their own, never holding training.
+SLOW_QUANTITIES = frozenset(
+    {"entropy_intra", "entropy_inter", "channel_capacity", "filter_clusters"}
 )
 # Rows describing each unit for filter clustering (k-means over units x rows): a fixed subset
 # of the maps' (sample, position) rows, the same at every checkpoint, so that clusters can be
@@ -93,13 +99,21 @@ class MapRecords:
         self.wanted = frozenset(task.quantities)
         self._clusters: dict[tuple[str, str], np.ndarray] = {}  # last ids per (dataset, layer)
 
-    def records(self, sample: Sample, summary: DatasetSummary, labels: Any) -> list[Record]:
-        """Every map and sample record of one dataset."""
+    @property
+    def slow(self) -> bool:
+        """Whether any of :data:`SLOW_QUANTITIES` is wanted."""
+        return bool(self.wanted & SLOW_QUANTITIES)
+
+    def slow_records(self, sample: Sample, summary: DatasetSummary, labels: Any) -> list[Record]:
+        """Entropies, clusters and channel capacities of one dataset (the slow ones)."""
         records: list[Record] = []
         records.extend(self._cluster_records(sample.name, summary))
         records.extend(self._entropy_records(sample, summary, labels))
-        records.extend(self._sample_records(sample, summary, labels))
         return records
+
+    def sample_records(self, sample: Sample, summary: DatasetSummary, labels: Any) -> list[Record]:
+        """feature_maps and prediction_probs of one dataset's first rows (milliseconds)."""
+        return self._sample_records(sample, summary, labels)
 
     def _cluster_records(self, dataset: str, summary: DatasetSummary) -> list[Record]:
         records: list[Record] = []

@@ -2,12 +2,12 @@
 
 A t-SNE of 500 rows takes one to two seconds on one core, so projecting every inspected layer
 of every dataset costs tens of seconds: far more than a checkpoint's other quantities, and more
-than an epoch of a small model. The :class:`Projector` therefore never makes training wait. It
-holds at most one waiting job: a newer checkpoint replaces a waiting one (the skipped step is
-simply not projected), so when projections are slower than checkpoints they follow the newest
-checkpoint at their own pace. Each layout starts from the previous projected layout of the same
-(dataset, layer), so consecutive pictures stay comparable
-(:mod:`keras_inspect.quantities.projection`).
+than an epoch of a small model. The :class:`Projector` therefore runs on a
+:class:`~keras_inspect.lane.Lane` and never makes training wait: a newer checkpoint replaces a
+waiting one (the skipped step is simply not projected), so when projections are slower than
+checkpoints they follow the newest checkpoint at their own pace. Each layout starts from the
+previous projected layout of the same (dataset, layer), so consecutive pictures stay
+comparable (:mod:`keras_inspect.quantities.projection`).
 
 The value written per (dataset, layer) is an (N, 3) array: the two coordinates of each of the N
 fixed rows and its label (class index or target value); (N, 2) for a dataset without labels.
@@ -15,9 +15,6 @@ fixed rows and its label (class index or target value); (N, 2) for a dataset wit
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +24,7 @@ import numpy as np
 from keras_inspect.checkpoint import Record
 from keras_inspect.errors import ConfigError
 from keras_inspect.guard import Guard
+from keras_inspect.lane import Lane
 from keras_inspect.quantities import projection
 from keras_inspect.quantities.blas import single_blas_thread
 
@@ -61,15 +59,16 @@ class ProjectionJob:
 class Projector:
     """Computes projections of offered checkpoints and hands them to ``emit(step, records)``.
 
+    The work runs on a :class:`~keras_inspect.lane.Lane` of its own: at most one job waits, a
+    newer checkpoint replaces it, and training never waits for a projection.
+
     Args:
         method: ``"tsne"`` or ``"pca"``.
         emit: called (on the projector's thread) with each projected checkpoint's records.
         guard: failure isolation: a failing layer is reported once and skipped.
         seed: seeds t-SNE.
-        asynchronous: project on a thread of its own (the default); ``False`` projects inside
-            :meth:`offer`, e.g. for ``strict=True``. The thread is not a daemon: after
-            :meth:`finish`, it ends when the last job is emitted, and a script's interpreter
-            waits for that at exit rather than losing the projection.
+        asynchronous: project on the lane's thread (the default); ``False`` projects inside
+            :meth:`offer`, e.g. for ``strict=True``.
     """
 
     def __init__(
@@ -85,90 +84,35 @@ class Projector:
         self._emit = emit
         self._guard = guard
         self._seed = seed
-        self._asynchronous = asynchronous
         self._previous: dict[tuple[str, str], np.ndarray] = {}
-        self._lock = threading.Condition()
-        self._waiting: ProjectionJob | None = None
-        self._busy = False
-        self._running: int | None = None  # the step being projected
-        self._thread: threading.Thread | None = None
-        self._finishing = False
-        self._error: BaseException | None = None
-        self.projected: list[int] = []  # steps projected, in order
-        self.skipped: list[int] = []  # steps replaced by a newer one before their turn
+        self.lane = Lane(self._run_job, "keras-inspect-projector", asynchronous)
 
     def offer(self, job: ProjectionJob) -> None:
         """Project ``job`` when the projector is free; replaces a job still waiting."""
-        self._raise_pending()
-        if not self._asynchronous:
-            self._run_job(job)
-            return
-        with self._lock:
-            if self._waiting is not None:
-                self.skipped.append(self._waiting.step)
-            self._waiting = job
-            self._finishing = False
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="keras-inspect-projector", daemon=False
-                )
-                self._thread.start()
-            self._lock.notify_all()
+        self.lane.offer(job)
 
     def finish(self) -> None:
-        """No more jobs for now: the thread ends once the last one is emitted."""
-        with self._lock:
-            self._finishing = True
-            self._lock.notify_all()
+        """No more jobs for now (see :meth:`keras_inspect.lane.Lane.finish`)."""
+        self.lane.finish()
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the waiting job (if any) is projected; re-raise a failure it let through.
-
-        Args:
-            timeout: wait at most this many seconds (``None``: as long as it takes).
-
-        Returns:
-            True when nothing is left to project; False when the timeout ran out first (the
-            thread goes on and emits the rest when done).
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while self._waiting is not None or self._busy:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._lock.wait(left)
-        self._raise_pending()
-        return True
+        """Wait for the projections offered (see :meth:`keras_inspect.lane.Lane.drain`)."""
+        return self.lane.drain(timeout)
 
     @property
     def unfinished(self) -> list[int]:
         """Steps being projected or waiting for their turn."""
-        with self._lock:
-            steps = [] if self._running is None else [self._running]
-            return steps + ([] if self._waiting is None else [self._waiting.step])
+        return self.lane.unfinished
 
-    def _loop(self) -> None:
-        _lower_priority()
-        while True:
-            with self._lock:
-                while self._waiting is None:
-                    # Idle: end when finished or after a while; the next offer starts a new one.
-                    if self._finishing or not self._lock.wait(timeout=30.0):
-                        self._thread = None
-                        return
-                job, self._waiting, self._busy = self._waiting, None, True
-                self._running = job.step
-            try:
-                if self._error is None:
-                    self._run_job(job)
-            except BaseException as error:  # kept for the training thread, never lost
-                self._error = error
-            finally:
-                with self._lock:
-                    self._busy = False
-                    self._running = None
-                    self._lock.notify_all()
+    @property
+    def projected(self) -> list[int]:
+        """Steps projected, in order."""
+        return self.lane.done
+
+    @property
+    def skipped(self) -> list[int]:
+        """Steps replaced by a newer one before their turn."""
+        return self.lane.skipped
 
     def _run_job(self, job: ProjectionJob) -> None:
         records: list[Record] = []
@@ -181,7 +125,6 @@ class Projector:
                         value = value.astype(np.float32)
                         records.append(Record("projection", value, dataset, layer))
         self._emit(job.step, records)
-        self.projected.append(job.step)
 
     def _layout(self, dataset: str, layer: str, features: np.ndarray) -> np.ndarray:
         previous = self._previous.get((dataset, layer))
@@ -193,23 +136,6 @@ class Projector:
             raise FloatingPointError("the projection has non-finite coordinates")
         self._previous[(dataset, layer)] = layout
         return layout
-
-    def _raise_pending(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-
-def _lower_priority() -> None:
-    """Gives the calling thread the lowest CPU priority, where the OS allows it (Linux).
-
-    On Linux a thread is scheduled on its own and has its own nice value: a niced projector
-    takes the cores only when training leaves them idle. Elsewhere this does nothing.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
 
 
 # Rows per dataset that are projected (a t-SNE of 500 rows takes 1-2 s on one core), the same

@@ -63,7 +63,9 @@ def test_large_maps_use_fewer_first_rows_and_say_so(tmp_path, caplog, monkeypatc
     model, x, y = conv_model()
     per_row = 4 * (10 * 10 * 8 + 8 * 8 * 8 + 2)
     monkeypatch.setattr(layout, "MAP_BYTES", per_row * 20)  # room for 20 rows of maps
-    callback = ki.InspectCallback(tmp_path, {"train": (x, y)}, quantities="full", projection="pca")
+    callback = ki.InspectCallback(
+        tmp_path, {"train": (x, y)}, quantities="full", projection="pca", asynchronous=False
+    )
     callback.set_model(model)
     with caplog.at_level("INFO", logger="keras_inspect"):
         callback.on_train_begin()

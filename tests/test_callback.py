@@ -273,8 +273,7 @@ def test_close_does_not_wait_for_a_slow_projection_which_is_written_later(
 ):
     import threading
 
-    from keras_inspect import callback as callback_module
-    from keras_inspect import projector
+    from keras_inspect import projector, slow_work
 
     model, x, y = binary
     release = threading.Event()
@@ -284,15 +283,50 @@ def test_close_does_not_wait_for_a_slow_projection_which_is_written_later(
         return features[:, :2].astype(float)
 
     monkeypatch.setitem(projector.METHODS, "pca", slow)
-    monkeypatch.setattr(callback_module, "PROJECTION_GRACE", 0.05)
+    monkeypatch.setattr(slow_work, "GRACE", 0.05)
     callback = make(tmp_path, x, y, quantities=["neuron_mean", "projection"], projection="pca")
     with pytest.warns(ki.InspectWarning, match=r"projection of step\(s\) \[0\] is still running"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     assert callback._projector.unfinished == [0]
     assert "projection" not in set(ki.load(tmp_path / "run").quantity)
-    thread = callback._projector._thread
+    assert not callback.wait(timeout=0.01)
     release.set()
-    thread.join(timeout=60)
+    assert callback.wait(timeout=60)
     frame = ki.load(tmp_path / "run")
     assert set(frame[frame.quantity == "projection"].dataset) == {"train", "test1"}
     assert callback._sink._writer is None  # the late event file was closed
+
+
+def test_slow_map_quantities_follow_the_newest_checkpoint_and_never_hold_fit(tmp_path, monkeypatch):
+    import threading
+
+    from keras_inspect import slow_work
+    from keras_inspect.checkpoint_maps import MapRecords
+
+    model, x, y = models.sequential_conv2d()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    release = threading.Event()
+    computed = []
+    original = MapRecords.slow_records
+
+    def slow(self, sample, summary, labels):
+        release.wait(timeout=60)
+        computed.append(sample.name)
+        return original(self, sample, summary, labels)
+
+    monkeypatch.setattr(MapRecords, "slow_records", slow)
+    monkeypatch.setattr(slow_work, "GRACE", 0.05)
+    callback = ki.InspectCallback(
+        tmp_path, {"train": (x, y)}, quantities=["neuron_mean", "entropy_intra"]
+    )
+    with pytest.warns(ki.InspectWarning) as caught:
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[callback])
+    said = [str(w.message) for w in caught]
+    # step 0 runs; step 1 waits and is replaced by step 2; fit ends with 0 and 2 unfinished
+    assert any("of step 1 were skipped" in m for m in said), said
+    assert any("step(s) [0, 2] is still running" in m and "inspector.wait()" in m for m in said)
+    release.set()
+    assert callback.wait(timeout=60)
+    frame = ki.load(tmp_path)
+    assert sorted(frame[frame.quantity == "entropy_intra"].step.unique()) == [0, 2]
+    assert sorted(frame[frame.quantity == "neuron_mean"].step.unique()) == [0, 1, 2]

@@ -146,6 +146,7 @@ def test_presets_record_the_gradient_quantities(tmp_path, preset):
         {"train": (x, y), "test": (x[:32], y[:32])},
         quantities=preset,
         projection="pca",  # not what this test is about, and never slow
+        asynchronous=False,  # every quantity written when fit returns
     )
     model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
     frame = ki.load(str(tmp_path))

@@ -97,7 +97,9 @@ def test_a_preset_leaves_small_and_unlabelled_datasets_out_and_says_so(tmp_path,
     y = (x[:, 0] > 0).astype("float32")
     datasets = {"train": (x, y), "serving": x[:40], "tiny": (x[:8], y[:8])}
     with caplog.at_level("INFO", logger="keras_inspect"):
-        callback = ki.InspectCallback(str(tmp_path), datasets, quantities="full", projection="pca")
+        callback = ki.InspectCallback(
+            str(tmp_path), datasets, quantities="full", projection="pca", asynchronous=False
+        )
         model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     said = [r.getMessage() for r in caplog.records]
     unlabelled = [m for m in said if "have no labels" in m]

@@ -56,9 +56,7 @@ def test_every_nth_checkpoint_and_the_last_are_projected_with_labels(
         small_model().fit(x, y, epochs=5, verbose=0, callbacks=[callback])
     # fit waits at most a few seconds for a t-SNE: a slow machine sees the rest written later
     assert all("is still running" in str(w.message) for w in caught), caught
-    thread = callback._projector._thread if callback._projector else None
-    if thread is not None:
-        thread.join(timeout=120)
+    assert callback.wait(timeout=120)
     frame = ki.load(str(tmp_path))
     shown = frame[frame.quantity == "projection"]
     steps = sorted(set(shown.step))
@@ -153,7 +151,7 @@ def test_a_failure_not_yet_collected_is_raised_by_the_next_offer():
     features = np.random.default_rng(3).normal(size=(20, 4))
     projector.offer(ProjectionJob(0, {"train": (None, {"d": features})}))
     deadline = time.monotonic() + 10
-    while projector._error is None and time.monotonic() < deadline:
+    while projector.lane._error is None and time.monotonic() < deadline:
         time.sleep(0.01)
     with pytest.raises(OSError, match="disk full"):
         projector.offer(ProjectionJob(1, {"train": (None, {"d": features})}))

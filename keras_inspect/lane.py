@@ -1,0 +1,149 @@
+"""A slow lane: expensive per-checkpoint work on its own thread that never makes training wait.
+
+A t-SNE of every layer, or the kNN entropies, clusters and channel capacities of a 50-layer
+CNN, can take longer than a checkpoint interval. A :class:`Lane` runs such jobs one at a time,
+in the order offered, and holds at most one waiting job: a newer checkpoint replaces a waiting
+one (its step is recorded in :attr:`Lane.skipped`), so when the work is slower than the
+checkpoints it follows the newest checkpoint at its own pace, with bounded memory.
+
+The thread runs at the lowest CPU priority where the OS allows it and is not a daemon: after
+:meth:`Lane.finish` it ends when the last job is done, and a script's interpreter waits for
+that at exit rather than losing the work. An exception in a job (only ``strict=True`` or a
+broken writer lets one escape the quantities' own isolation) is kept and re-raised by the next
+:meth:`Lane.offer` or :meth:`Lane.drain`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Lane"]
+
+
+class Lane:
+    """Runs ``run(job)`` for the newest offered jobs on one thread.
+
+    Args:
+        run: the work; ``job.step`` names the checkpoint a job belongs to.
+        name: the thread's name (shown in tracebacks and profilers).
+        asynchronous: ``False`` runs each job inside :meth:`offer` (e.g. for ``strict=True``).
+
+    Example:
+        >>> done = []
+        >>> lane = Lane(lambda job: done.append(job.step), "example")
+        >>> lane.offer(job); lane.finish(); lane.drain()
+        True
+    """
+
+    def __init__(self, run: Callable[[Any], None], name: str, asynchronous: bool = True) -> None:
+        self._run = run
+        self._name = name
+        self._asynchronous = asynchronous
+        self._lock = threading.Condition()
+        self._waiting: Any = None
+        self._running: int | None = None  # the step being worked on
+        self._thread: threading.Thread | None = None
+        self._finishing = False
+        self._error: BaseException | None = None
+        self.done: list[int] = []  # steps finished, in order
+        self.skipped: list[int] = []  # steps replaced by a newer one before their turn
+
+    def offer(self, job: Any) -> int | None:
+        """Run ``job`` when the lane is free; returns the step of a waiting job it replaced."""
+        self._raise_pending()
+        if not self._asynchronous:
+            self._run(job)
+            self.done.append(job.step)
+            return None
+        with self._lock:
+            replaced = None if self._waiting is None else self._waiting.step
+            if replaced is not None:
+                self.skipped.append(replaced)
+            self._waiting = job
+            self._finishing = False
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=False)
+                self._thread.start()
+            self._lock.notify_all()
+        return replaced
+
+    def finish(self) -> None:
+        """No more jobs for now: the thread ends once the last one is done."""
+        with self._lock:
+            self._finishing = True
+            self._lock.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until no job is waiting or running; re-raise a failure a job let through.
+
+        Args:
+            timeout: wait at most this many seconds (``None``: as long as it takes).
+
+        Returns:
+            True when nothing is left; False when the timeout ran out first (the thread goes
+            on and finishes the rest).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._waiting is not None or self._running is not None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._lock.wait(left)
+        self._raise_pending()
+        return True
+
+    @property
+    def unfinished(self) -> list[int]:
+        """Steps being worked on or waiting for their turn."""
+        with self._lock:
+            steps = [] if self._running is None else [self._running]
+            return steps + ([] if self._waiting is None else [self._waiting.step])
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The lane's thread while it lives (for a test or a caller that must join it)."""
+        return self._thread
+
+    def _loop(self) -> None:
+        _lower_priority()
+        while True:
+            with self._lock:
+                while self._waiting is None:
+                    # Idle: end when finished or after a while; the next offer starts a new one.
+                    if self._finishing or not self._lock.wait(timeout=30.0):
+                        self._thread = None
+                        return
+                job, self._waiting = self._waiting, None
+                self._running = job.step
+            try:
+                if self._error is None:
+                    self._run(job)
+                    self.done.append(job.step)
+            except BaseException as error:  # kept for the training thread, never lost
+                self._error = error
+            finally:
+                with self._lock:
+                    self._running = None
+                    self._lock.notify_all()
+
+    def _raise_pending(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
+def _lower_priority() -> None:
+    """Gives the calling thread the lowest CPU priority, where the OS allows it (Linux).
+
+    On Linux a thread is scheduled on its own and has its own nice value: a niced lane takes
+    the cores only when training leaves them idle. Elsewhere this does nothing.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
