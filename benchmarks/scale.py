@@ -159,6 +159,7 @@ def child(name: str, rows: int, checkpoints: int, quick: bool) -> dict:
     callback.on_train_begin()
     setup = time.perf_counter() - started
     model.fit(x, y, epochs=checkpoints, batch_size=batch, verbose=0, callbacks=[callback])
+    callback.wait()  # what still ran on the slow lanes counts, in memory and bytes
     inspect_peak = _status("VmHWM")
 
     time_predict()  # before and after: the machine's noise hits both sides
