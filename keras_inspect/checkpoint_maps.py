@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_inspect.accumulate import DatasetSummary
 from keras_inspect.checkpoint import Record, Task
-from keras_inspect.datasets import LabelKind, Sample
+from keras_inspect.datasets import LabelKind, Sample, take
 from keras_inspect.guard import Guard
 from keras_inspect.quantities import clusters, entropy, neurons
 
@@ -154,7 +154,7 @@ class MapRecords:
         count = min((len(m) for m in summary.maps.values()), default=0)
         # Too few rows for k neighbours or for distance pairs: said when the callback was made.
         if "entropy_inter" in self.wanted and count > entropy.DEFAULT_K:
-            inputs = float_inputs(_head(sample.x, count))
+            inputs = float_inputs(take(sample.x, slice(0, count)))
             sources = {"input": inputs} if inputs is not None else {}
             sources.update(summary.maps)
             for layer, maps in sources.items():
@@ -230,14 +230,6 @@ def float_inputs(x: Any, flat: bool = True) -> np.ndarray | None:
     if not flat:
         return floats[0] if len(floats) == 1 else None
     return np.concatenate([a.reshape(len(a), -1) for a in floats], axis=1)
-
-
-def _head(x: Any, count: int) -> Any:
-    if isinstance(x, dict):
-        return {k: v[:count] for k, v in x.items()}
-    if isinstance(x, list):
-        return [v[:count] for v in x]
-    return x[:count]
 
 
 def true_targets(labels: Any, count: int, outputs: int, kind: str) -> np.ndarray | None:

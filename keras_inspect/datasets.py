@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_inspect.errors import ConfigError
 
-__all__ = ["LabelKind", "Sample", "infer_label_kind", "prepare_datasets"]
+__all__ = ["LabelKind", "Sample", "infer_label_kind", "prepare_datasets", "take"]
 
 # How many rows of a tf.data.Dataset are read before sampling: bounds memory and time for
 # datasets that are huge or repeat forever.
@@ -166,7 +166,7 @@ def _sample(name: str, x: Any, y: Any, label: str, max_samples: int, seed: int) 
     rows = None
     if n > max_samples:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
-        x = _take(x, rows)
+        x = take(x, rows)
         y = None if y is None else y[rows]
     return Sample(name, x, y, rows)
 
@@ -195,7 +195,8 @@ def _as_array(a: Any, label: str) -> np.ndarray:
     return array
 
 
-def _take(x: Any, rows: np.ndarray) -> Any:
+def take(x: Any, rows: np.ndarray | slice) -> Any:
+    """The rows ``rows`` of every array of ``x`` (an array, or a list or dict of arrays)."""
     if isinstance(x, dict):
         return {k: v[rows] for k, v in x.items()}
     if isinstance(x, list):

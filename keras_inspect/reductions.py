@@ -3,9 +3,9 @@ compiled capture pass, next to the activations, on whatever device holds them.
 
 Every function takes tensors of one batch (rows first, channels last) and returns tensors whose
 size does not depend on how many rows the batch has, except :func:`row_features` (one short
-feature row per sample) and :func:`finite_samples` (one flag per sample). A batch never leaves
-the device as full activations; :mod:`keras_inspect.accumulate` merges these statistics on the
-host in float64.
+feature row per sample) and the finite flags of :func:`unit_statistics` (one per sample). A
+batch never leaves the device as full activations; :mod:`keras_inspect.accumulate` merges these
+statistics on the host in float64.
 
 The full activations are the expensive thing to read (a ResNet's conv outputs are millions of
 values a row), so the statistics read them a few times only and do the rest on per-sample
@@ -25,7 +25,6 @@ __all__ = [
     "DEAD_TOLERANCE",
     "abs_sums",
     "comoments",
-    "finite_samples",
     "positions",
     "row_features",
     "row_objective",
@@ -56,16 +55,6 @@ def positions(acts: Any) -> Any:
     if all(d is not None for d in inner):
         return ops.reshape(acts, (-1, math.prod(inner), channels))
     return ops.reshape(acts, (ops.shape(acts)[0], -1, channels))
-
-
-def finite_samples(*tensors: Any) -> Any:
-    """``(B,)`` flags: True where a sample has no NaN or infinity in any of ``tensors``."""
-    flags = None
-    for tensor in tensors:
-        flat = positions(tensor)
-        ok = ops.all(ops.isfinite(flat), axis=(1, 2))
-        flags = ok if flags is None else ops.logical_and(flags, ok)
-    return flags
 
 
 def _masked(flat: Any, finite: Any) -> tuple[Any, Any, Any]:

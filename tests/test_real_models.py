@@ -23,19 +23,7 @@ from keras_inspect.recording import default_layers
 
 pytestmark = pytest.mark.slow
 
-STANDARD = {
-    "model_auc",
-    "model_score_histogram",
-    "neuron_mean",
-    "neuron_std",
-    "layer_std",
-    "dead_fraction",
-    "correlation_matrix",
-    "correlation_mean_abs",
-    "probe_auc",
-    "feature_saliency",
-    "filter_importance",
-}
+STANDARD = set(ki.PRESETS["standard"]) - {"probe_r2"}  # classifiers
 
 
 def only_the_heads_importance_failed(caught, head):

@@ -28,7 +28,6 @@ def acts(request):
 
 
 def test_unit_statistics_match_numpy_over_finite_samples(acts):
-    np.testing.assert_array_equal(numpy(reductions.finite_samples(acts)), finite_rows(acts))
     stats, means = numpy(reductions.unit_statistics(acts, row_means=True))
     np.testing.assert_array_equal(stats["finite"], finite_rows(acts))
     kept = acts[finite_rows(acts)]
