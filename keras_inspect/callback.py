@@ -240,6 +240,7 @@ class InspectCallback(keras.callbacks.Callback):
         )
         self._last_step = int(step)
         self._sink.open()
+        self._slow.open()
         if self._worker is None:
             self._process(job)
         else:
@@ -266,6 +267,7 @@ class InspectCallback(keras.callbacks.Callback):
         checkpoint that ``strict=True`` let through.
         """
         try:
+            self._slow.release()  # so that the worker never waits for a slow lane now
             if self._worker is not None:
                 self._worker.stop()
             self._slow.close()

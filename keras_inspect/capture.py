@@ -123,6 +123,9 @@ class Capture:
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._output_layers: set[str] = set()
         self._passes: dict[Any, Callable[[Any], Any]] = {}
+        # Per input signature (a sequence model may see rows of several lengths): its probe
+        # and the layers' subsets for its shapes.
+        self._layouts: dict[Any, tuple[Probe, dict[str, layout.LayerPlan]]] = {}
         self._map_passes: dict[Any, Callable[[Any], Any]] = {}
         self._saliency = InputSaliency(model, self.layers, output)
 
@@ -137,7 +140,7 @@ class Capture:
         """
         head = take_rows(x, slice(0, 2))
         self._shapes, self._missing, self._output_layers = {}, set(), set()
-        self._source_elements = {}
+        self._source_elements, self._plans = {}, {}  # no subsets until the shapes are known
         result = self._build(head, probing=True, compiled=False)(head)
         probe = Probe(
             to_numpy(result["output"]),
@@ -149,6 +152,7 @@ class Capture:
             name: layout.layer_plan(name, shape, self.seed) for name, shape in probe.shapes.items()
         }
         self._probe = probe
+        self._layouts[signature_key(x)] = (probe, self._plans)
         return probe
 
     @property
@@ -159,13 +163,11 @@ class Capture:
     @property
     def correlation_units(self) -> dict[str, np.ndarray]:
         """Layer name -> the units its correlations are taken over (after a probe)."""
-        self._require_probe()
+        shapes = self._require_probe().shapes
         if not self.correlations:
             return {}
         return {
-            name: np.arange(layout.units_of(self._shapes[name]))
-            if plan.units is None
-            else plan.units
+            name: np.arange(layout.units_of(shapes[name])) if plan.units is None else plan.units
             for name, plan in self._plans.items()
         }
 
@@ -197,10 +199,11 @@ class Capture:
 
     def summarize(self, x: Any) -> DatasetSummary:
         """Every row of ``x`` through the statistics pass, batch by batch, merged."""
-        if self._probe is None:
-            self.probe(x)
-        rows = row_count(x)
         key = signature_key(x)
+        if key not in self._layouts:
+            self.probe(x)
+        self._probe, self._plans = self._layouts[key]  # what this signature's pass is built on
+        rows = row_count(x)
         if key not in self._passes:
             self._passes[key] = self._build(x, probing=False, compiled=True)
         step = self.batch_rows()

@@ -3,10 +3,12 @@
 Projections (a t-SNE of every layer) and the map quantities (kNN entropies, k-means clusters,
 channel capacities of every layer pair) can cost tens of seconds on a deep network. They run on
 two :class:`~keras_inspect.lane.Lane` threads of their own after the worker has written the
-checkpoint's other quantities: a newer checkpoint replaces a waiting one (said once), so they
-follow training at their own pace and never hold it. At the end, :meth:`SlowWork.close` waits
-at most :data:`GRACE` seconds; what is still running is finished on its thread and written
-when done (a script's interpreter waits for it at exit), and a warning says so.
+checkpoint's other quantities. Projections follow the newest checkpoint at their own pace (a
+newer one replaces a waiting one). The map quantities are computed for every checkpoint: when
+they fall two checkpoints behind, the worker waits, as it does for the other quantities. At the
+end, :meth:`SlowWork.close` waits at most :data:`GRACE` seconds for either; what is still
+running is finished on its thread and written when done (a script's interpreter waits for it
+at exit), and a warning says so.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ class SlowWork:
             asynchronous,
         )
         self.projection_every = projection_every
-        self.maps = Lane(self._map_job, "keras-inspect-maps", asynchronous)
+        # The map quantities are drawn as curves over steps: every checkpoint gets them, at
+        # normal priority; when they fall two checkpoints behind, the worker (and then training)
+        # waits, as it always did for the checkpoint's other quantities. The projector yields.
+        self.maps = Lane(
+            self._map_job, "keras-inspect-maps", asynchronous, yielding=False, keep_all=True
+        )
         self._map_records: Any = None
         self._labels_of: Any = None
         self._projecting = False
@@ -96,15 +103,7 @@ class SlowWork:
                 step,
                 [(s, summaries[n], self._labels_of(s)) for n, s in samples.items()],
             )
-            replaced = self.maps.offer(job)
-            if replaced is not None:
-                self.guard.warn_once(
-                    ("maps", "", "skipped"),
-                    f"keras_inspect: entropies, filter clusters and channel capacity of step "
-                    f"{replaced} were skipped: computing them takes longer than the time between "
-                    "checkpoints, so each time the newest waiting checkpoint is computed. "
-                    "Inspect fewer layers (layers=) or record less often for all of them.",
-                )
+            self.maps.offer(job)
         if self.projector is None or not self._projecting:
             return
         labelled = {n: (self._labels_of(s), summaries[n]) for n, s in samples.items()}
@@ -116,6 +115,15 @@ class SlowWork:
             self._unprojected = None
         else:
             self._unprojected = job
+
+    def open(self) -> None:
+        """A checkpoint is coming: map jobs wait for their slot again (see :meth:`release`)."""
+        self.maps.hold()
+
+    def release(self) -> None:
+        """Closing: the worker must not wait for the map lane's slot any more; its last jobs
+        queue up and :meth:`close` waits for them only :data:`GRACE` seconds."""
+        self.maps.release()
 
     def close(self) -> None:
         """Offer the last checkpoint's projection; wait at most :data:`GRACE` for the lanes."""

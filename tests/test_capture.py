@@ -248,3 +248,24 @@ def test_explicit_batch_size_and_feature_row_cap(monkeypatch):
     monkeypatch.setattr(layout, "FEATURE_ROWS", 30)
     summary = capture.summarize(x)
     assert all(layer.features.shape[0] == 30 for layer in summary.layers.values())
+
+
+def test_datasets_of_different_lengths_get_their_own_positions():
+    # a sequence model that takes any length: 300 and 40 steps per row
+    model = keras.Sequential(
+        [keras.Input((None, 2)), keras.layers.Conv1D(4, 3, activation="relu", name="conv")]
+    )
+    rng = np.random.default_rng(3)
+    long, short = rng.normal(size=(6, 300, 2)), rng.normal(size=(6, 40, 2))
+    capture = Capture(model, [model.get_layer("conv")], batch_size=4)
+    capture.probe(long.astype("float32"))
+    for x in (long.astype("float32"), short.astype("float32"), long.astype("float32")):
+        summary = capture.summarize(x)
+        acts = keras.ops.convert_to_numpy(model(x))
+        layer = summary.layers["conv"]
+        assert layer.shape == acts.shape[1:]
+        np.testing.assert_array_equal(layer.moments.high, acts.reshape(-1, 4).max(0))
+        positions = layout.layer_plan("conv", acts.shape[1:], seed=0).positions
+        kept = acts if positions is None else acts[:, positions]
+        np.testing.assert_allclose(layer.moments.mean, kept.reshape(-1, 4).mean(0), rtol=1e-4)
+    assert capture.trace_count == 2

@@ -26,7 +26,7 @@ def test_the_newest_waiting_job_replaces_the_older_one_and_finish_ends_the_threa
     lane = Lane(run, "test-lane")
     assert lane.offer(Job(0)) is None
     deadline = time.monotonic() + 10
-    while lane.unfinished != [0] or lane._waiting is not None:  # until 0 runs
+    while lane.unfinished != [0] or lane._running != 0:  # until 0 runs
         assert time.monotonic() < deadline
         time.sleep(0.001)
     assert lane.offer(Job(1)) is None  # waits behind 0
@@ -60,3 +60,26 @@ def test_inline_when_not_asynchronous():
     lane = Lane(lambda job: done.append(job.step), "test-lane", asynchronous=False)
     lane.offer(Job(3))
     assert done == [3] and lane.thread is None and lane.drain()
+
+
+def test_keep_all_makes_the_caller_wait_for_the_slot_until_released():
+    gate, done = threading.Event(), []
+
+    def run(job):
+        gate.wait(timeout=30)
+        done.append(job.step)
+
+    lane = Lane(run, "test-lane", keep_all=True)
+    lane.offer(Job(0))
+    lane.offer(Job(1))  # waits until 0 runs, then takes the slot
+    blocked = threading.Thread(target=lane.offer, args=(Job(2),))
+    blocked.start()
+    blocked.join(timeout=0.3)
+    assert blocked.is_alive()  # 0 runs, 1 waits: 2 waits for the slot
+    lane.release()  # closing: no more waiting, the last jobs queue up
+    blocked.join(timeout=30)
+    assert not blocked.is_alive() and lane.unfinished == [0, 1, 2]
+    gate.set()
+    lane.finish()
+    assert lane.drain(timeout=30)
+    assert done == [0, 1, 2] and lane.skipped == []
