@@ -150,8 +150,8 @@ class InspectCallback(keras.callbacks.Callback):
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
         self._worker = Worker(self._process) if asynchronous and not strict else None
-        self._sink = RecordSink(self.log_dir, self.guard)  # the worker and the projector write
-        # Projections and the map quantities: on slow lanes that never hold training.
+        self._sink = RecordSink(self.log_dir, self.guard)  # the worker and the lanes write
+        # Projections and the map quantities: on lanes of their own after the worker.
         self._slow = SlowWork(
             self.quantities,
             projection,
