@@ -124,13 +124,15 @@ class Accumulator:
                 correlation_units=units_kept,
             )
 
-    def add(self, batch: dict[str, Any]) -> None:
-        """Merge one batch (the compiled pass's dict, converted to NumPy)."""
-        output = np.asarray(batch["output"])
+    def add(self, batch: dict[str, Any], rows: int | None = None) -> None:
+        """Merge one batch (the compiled pass's dict, converted to NumPy) whose first ``rows``
+        rows are real (``None``: all; the rest is padding, left out of the statistics by the
+        pass itself)."""
+        output = np.asarray(batch["output"])[:rows]
         kept = max(0, min(len(output), self._feature_rows - self._rows))
         for name, stats in batch["layers"].items():
             summary = self._layers[name]
-            finite = np.asarray(stats["finite"], dtype=bool)
+            finite = np.asarray(stats["finite"], dtype=bool)[:rows]
             summary.moments = merge(summary.moments, _moments(stats))
             summary.active = summary.active + np.asarray(stats["active"], np.float64)
             summary.samples += float(stats["samples"])

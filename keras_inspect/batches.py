@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 
-__all__ = ["row_count", "signature_key", "take_rows", "to_numpy"]
+from keras_inspect import backends
+
+__all__ = ["batches", "row_count", "signature_key", "take_rows", "to_numpy"]
 
 
 def row_count(x: Any) -> int:
@@ -29,4 +32,26 @@ def signature_key(x: Any) -> Any:
 
 def to_numpy(tree: Any) -> Any:
     """Every tensor of ``tree`` as a NumPy array (what leaves a compiled pass)."""
-    return keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), tree)
+    return keras.tree.map_structure(backends.to_numpy, tree)
+
+
+def batches(x: Any, step: int, fixed: bool) -> Iterator[tuple[Any, np.ndarray, int]]:
+    """``x`` in batches of ``step`` rows: ``(rows, valid flags, real row count)``.
+
+    With ``fixed`` (a backend that traces once per shape), a short last batch is padded to
+    ``step`` rows by repeating its first row, and ``valid`` flags the real ones; a compiled
+    pass leaves the padding out of its statistics and the caller drops its per-row results.
+    """
+    total = row_count(x)
+    for start in range(0, total, step):
+        part = take_rows(x, slice(start, start + step))
+        count = row_count(part)
+        valid = np.ones(count, dtype=bool)
+        if fixed and count < step:
+            part = keras.tree.map_structure(lambda a, n=step - count: _padded(a, n), part)
+            valid = np.concatenate([valid, np.zeros(step - count, dtype=bool)])
+        yield part, valid, count
+
+
+def _padded(rows: np.ndarray, extra: int) -> np.ndarray:
+    return np.concatenate([rows, np.repeat(rows[:1], extra, axis=0)])

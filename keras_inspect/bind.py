@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from keras_inspect.accumulate import DatasetSummary
+from keras_inspect.backends import GRADIENT_BACKENDS, to_numpy
 from keras_inspect.batches import take_rows
 from keras_inspect.capture import Capture, Probe
 from keras_inspect.checkpoint import CheckpointComputer, Record
@@ -247,7 +248,7 @@ def kernel_copy(layer: keras.layers.Layer) -> np.ndarray | None:
     kernel = getattr(layer, "kernel", None)
     if kernel is None or len(getattr(kernel, "shape", ())) < 2:
         return None
-    return np.array(keras.ops.convert_to_numpy(kernel))
+    return np.array(to_numpy(kernel.value))
 
 
 def _correlation_unit_records(capture: Capture, layers: list, wanted: set[str]) -> list[Record]:
@@ -312,13 +313,14 @@ def _drop(quantities: tuple[str, ...], names, explicit: bool, reason: str) -> tu
 def _gradients_supported(quantities: tuple[str, ...], explicit: bool) -> tuple[str, ...]:
     """``quantities`` without the gradient ones where the backend cannot take gradients."""
     backend = keras.backend.backend()
-    if backend == "tensorflow":
+    if backend in GRADIENT_BACKENDS:
         return quantities
     return _drop(
         quantities,
         NEEDS_GRADIENTS,
         explicit,
-        f"gradients are implemented for the TensorFlow backend only, not {backend!r}",
+        f"keras_inspect takes gradients on the {', '.join(GRADIENT_BACKENDS)} backends, not "
+        f"KERAS_BACKEND={backend!r} (set KERAS_BACKEND to one of them to get them)",
     )
 
 

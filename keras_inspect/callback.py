@@ -20,6 +20,7 @@ from keras_inspect.config import (
     check_layer_pairs,
     check_layer_spec,
     check_log_dir,
+    check_output,
     check_row_counts,
 )
 from keras_inspect.datasets import Sample, prepare_datasets
@@ -144,7 +145,7 @@ class InspectCallback(keras.callbacks.Callback):
         self.batch_size = check_batch_size(batch_size)
         self.feature_groups = feature_groups
         self.seed = seed
-        self.output = output
+        self.output = check_output(output)
         self.layer_pairs = check_layer_pairs(layer_pairs)
         self.guard = Guard(strict=strict)
         if not isinstance(asynchronous, bool):

@@ -28,12 +28,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_inspect import layout, reductions
+from keras_inspect import backends, layout, reductions
 from keras_inspect.accumulate import Accumulator, DatasetSummary
-from keras_inspect.backends import compile_function, compile_gradient_function
-from keras_inspect.batches import row_count, signature_key, take_rows, to_numpy
-from keras_inspect.gradients import GradientPlan, input_leaves, input_names, objective
-from keras_inspect.recording import channels_last, has_fused_activation, recorded_call
+from keras_inspect.batches import batches, row_count, signature_key, take_rows, to_numpy
+from keras_inspect.gradients import GradientPlan, objective, source_tap, tapped_inputs
+from keras_inspect.recording import Recorded, channels_last, has_fused_activation, recorded_call
 from keras_inspect.saliency_pass import InputSaliency
 
 __all__ = ["Capture", "Probe"]
@@ -111,11 +110,16 @@ class Capture:
             else [layer for layer in plan.source_layers if layer not in self.layers]
         )
         self._by_name = {layer.name: layer for layer in self.layers}
-        self._targets: list[tuple[str, str]] = []
+        split = {layer.name for layer in self._split}
+        # (kind, key, tap key): what the gradient pass differentiates against.
+        self._targets: list[tuple[str, str, str]] = []
         if plan is not None:
-            self._targets = [("source", key) for key in plan.sources]
+            self._targets = [("source", key, source_tap(key)) for key in plan.sources]
             if plan.layer_deltas:
-                self._targets += [("delta", layer.name) for layer in self.layers]
+                self._targets += [
+                    ("delta", layer.name, f"{'pre' if layer.name in split else 'out'}:{layer.name}")
+                    for layer in self.layers
+                ]
         self._probe: Probe | None = None
         self._plans: dict[str, layout.LayerPlan] = {}
         self._source_elements: dict[str, int] = {}
@@ -123,6 +127,8 @@ class Capture:
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._output_layers: set[str] = set()
         self._passes: dict[Any, Callable[[Any], Any]] = {}
+        self._steps: dict[Any, int] = {}
+        self._traces = 0
         # Per input signature (a sequence model may see rows of several lengths): its probe
         # and the layers' subsets for its shapes.
         self._layouts: dict[Any, tuple[Probe, dict[str, layout.LayerPlan]]] = {}
@@ -141,7 +147,8 @@ class Capture:
         head = take_rows(x, slice(0, 2))
         self._shapes, self._missing, self._output_layers = {}, set(), set()
         self._source_elements, self._plans = {}, {}  # no subsets until the shapes are known
-        result = self._build(head, probing=True, compiled=False)(head)
+        valid = np.ones(row_count(head), dtype=bool)
+        result = self._build(head, probing=True, compiled=False)((head, valid))
         probe = Probe(
             to_numpy(result["output"]),
             dict(self._shapes),
@@ -194,8 +201,10 @@ class Capture:
 
     @property
     def trace_count(self) -> int:
-        """How many input signatures the statistics pass was compiled for."""
-        return len(self._passes)
+        """How many times the statistics pass's Python code ran outside the probe: its traces
+        on a compiling backend (TensorFlow, JAX: one per input signature), its calls on
+        PyTorch, which runs eagerly."""
+        return self._traces
 
     def summarize(self, x: Any) -> DatasetSummary:
         """Every row of ``x`` through the statistics pass, batch by batch, merged."""
@@ -206,16 +215,14 @@ class Capture:
         rows = row_count(x)
         if key not in self._passes:
             self._passes[key] = self._build(x, probing=False, compiled=True)
-        step = self.batch_rows()
         accumulator = Accumulator(
             self._probe.shapes,
             self.correlation_units,
             self.feature_rows(rows),
             self._source_elements,
         )
-        for start in range(0, rows, step):
-            batch = self._passes[key](take_rows(x, slice(start, start + step)))
-            accumulator.add(to_numpy(batch))
+        for part, valid, count in batches(x, self._step(key, rows), backends.fixed_rows()):
+            accumulator.add(to_numpy(self._passes[key]((part, valid))), count)
         return accumulator.result(self._probe.no_gradient)
 
     def maps(self, x: Any, rows: int) -> dict[str, np.ndarray]:
@@ -231,13 +238,15 @@ class Capture:
                     for layer in self.layers
                 }
 
-            self._map_passes[key] = compile_function(forward, take_rows(x, slice(0, 1)))
-        step = self.batch_rows()
-        rows = min(rows, row_count(x))
-        parts = [
-            to_numpy(self._map_passes[key](take_rows(x, slice(s, min(s + step, rows)))))
-            for s in range(0, rows, step)
-        ]
+            self._map_passes[key] = backends.compile_function(
+                forward, take_rows(x, slice(0, 1)), self.model.variables
+            )
+        head = take_rows(x, slice(0, min(rows, row_count(x))))
+        step = self._step(("maps", key), row_count(head))
+        parts = []
+        for part, _, count in batches(head, step, backends.fixed_rows()):
+            maps = to_numpy(self._map_passes[key](part))
+            parts.append({name: values[:count] for name, values in maps.items()})
         return (
             {name: np.concatenate([p[name] for p in parts]) for name in parts[0]} if parts else {}
         )
@@ -256,41 +265,72 @@ class Capture:
         goals = [layer.name for layer in self.layers if layer.name not in probe.output_layers]
         return self._saliency.run(x, samples, goals, self.batch_rows())
 
+    def _step(self, key: Any, rows: int) -> int:
+        """Rows per call of the pass ``key``: :meth:`batch_rows`, but no more than the first
+        dataset it ran on has, and then the same for every dataset (on JAX a pass is traced
+        once per row count: a shorter last batch is padded, see
+        :func:`keras_inspect.batches.batches`)."""
+        if key not in self._steps:
+            self._steps[key] = max(1, min(self.batch_rows(), rows))
+        return self._steps[key]
+
     # Passes ----------------------------------------------------------------------------------
 
     def _build(self, example: Any, probing: bool, compiled: bool) -> Callable[[Any], Any]:
-        """The statistics pass (with its gradients when planned), compiled or eager."""
-        example = take_rows(example, slice(0, 1))
+        """The statistics pass (with its gradients when planned), compiled or eager.
+
+        Its input is ``(x, valid)``: a batch and the flags of its real rows (see
+        :func:`keras_inspect.batches.batches`).
+        """
+        example = (take_rows(example, slice(0, 1)), np.ones(1, dtype=bool))
+        variables = self.model.variables
         if self.plan is None:
 
-            def forward(x: Any) -> dict[str, Any]:
+            def forward(inputs: Any) -> dict[str, Any]:
+                x, valid = inputs
                 recorded = recorded_call(self.model, self.layers, x, self.output, self._split)
-                return self._statistics(recorded, probing)
+                if probing:
+                    self._note_output_layers(recorded)
+                return self._statistics(recorded, valid, probing)
 
-            return compile_function(forward, example, compiled=compiled)
+            return backends.compile_function(forward, example, variables, compiled)
 
-        def gradient_forward(x: Any) -> tuple[list[Any], Any, list[Any]]:
+        # After the probe, targets without a gradient path are not tapped at all.
+        skip = set() if probing else set(self._require_probe().no_gradient)
+        wanted = {tap for _, key, tap in self._targets if key not in skip}
+
+        def gradient_forward(inputs: Any, tap: backends.Tap) -> tuple[Any, Any]:
+            x, valid = inputs
+
+            def offer(key: str, tensor: Any) -> Any:
+                if key not in wanted:
+                    return tensor
+                tensor = tap(key, tensor)
+                if probing and key in source_taps:
+                    shape = tuple(tensor.shape)
+                    elements = math.prod(shape[1:-1]) if len(shape) > 2 else 1
+                    self._source_elements[source_taps[key]] = elements
+                return tensor
+
+            x = tapped_inputs(self.model, x, offer)
             recorded = recorded_call(
-                self.model, self.layers + self.extra, x, self.output, self._split
+                self.model, self.layers + self.extra, x, self.output, self._split, offer
             )
-            leaves = dict(zip(input_names(self.model, x), input_leaves(x), strict=True))
-            targets = []
-            for kind, key in self._targets:
-                if kind == "source":
-                    source, _, name = key.partition(":")
-                    targets.append(leaves[name] if source == "input" else recorded.outputs[name])
-                else:
-                    targets.append(recorded.pre_activations.get(key, recorded.outputs[key]))
             if probing:
-                for (kind, key), target in zip(self._targets, targets, strict=True):
-                    if kind == "source":
-                        shape = tuple(target.shape)
-                        self._source_elements[key] = math.prod(shape[1:-1]) if len(shape) > 2 else 1
-            return [objective(recorded.output)], recorded, targets
+                self._note_output_layers(recorded)
+            parts = (recorded.output, recorded.outputs, recorded.pre_activations, valid)
+            return objective(recorded.output, valid), parts
 
-        def reduce(recorded: Any, gradients: list[list[Any]]) -> dict[str, Any]:
-            result = self._statistics(recorded, probing)
-            for (kind, key), grad in zip(self._targets, gradients[0], strict=True):
+        source_taps = {tap: key for kind, key, tap in self._targets if kind == "source"}
+
+        def reduce(parts: Any, gradients: dict[str, Any]) -> dict[str, Any]:
+            output, outputs, pre_activations, valid = parts
+            recorded = Recorded(output, outputs, pre_activations)
+            result = self._statistics(recorded, valid, probing)
+            for kind, key, tap in self._targets:
+                if key in skip:
+                    continue
+                grad = gradients.get(tap)
                 if grad is None:
                     self._missing.add(key)
                 elif kind == "source":
@@ -301,29 +341,41 @@ class Capture:
                     result["layers"][key]["importance"] = reductions.abs_sums(grad, at)
             return result
 
-        return compile_gradient_function(gradient_forward, example, reduce, compiled=compiled)
+        return backends.compile_gradient_function(
+            gradient_forward, example, reduce, variables, compiled
+        )
 
-    def _statistics(self, recorded: Any, probing: bool) -> dict[str, Any]:
-        """Per-batch statistics of every inspected layer (see :mod:`keras_inspect.reductions`)."""
+    def _note_output_layers(self, recorded: Recorded) -> None:
+        """Remember the inspected layers whose output is the scored output itself."""
+        for layer in self.layers:
+            if recorded.outputs[layer.name] is recorded.output:
+                self._output_layers.add(layer.name)
+
+    def _statistics(self, recorded: Any, valid: Any, probing: bool) -> dict[str, Any]:
+        """Per-batch statistics of every inspected layer (see :mod:`keras_inspect.reductions`)
+        over the rows ``valid`` flags."""
+        if not probing:
+            self._traces += 1
         result: dict[str, Any] = {"output": recorded.output, "layers": {}, "sources": {}}
         for layer in self.layers:
             name = layer.name
             acts = channels_last(layer, recorded.outputs[name])
             if probing:
                 self._shapes[name] = tuple(int(d) for d in acts.shape[1:])
-                if recorded.outputs[name] is recorded.output:
-                    self._output_layers.add(name)
             plan = self._plans.get(name)
             at = None if plan is None else _listed(plan.positions)
             stats, means = reductions.unit_statistics(
-                acts, at, row_means=self.features and not probing
+                acts, at, row_means=self.features and not probing, valid=valid
             )
             if not probing:
                 if self.correlations:
                     pre = recorded.pre_activations.get(name)
                     source = acts if pre is None else channels_last(layer, pre)
                     stats["corr"] = reductions.comoments(
-                        source, stats["finite"], _listed(plan.units), _listed(plan.correlated)
+                        source,
+                        keras.ops.logical_and(stats["finite"], valid),
+                        _listed(plan.units),
+                        _listed(plan.correlated),
                     )
                 if self.features:
                     stats["features"] = reductions.row_features(acts, layout.MAX_FEATURES, means)

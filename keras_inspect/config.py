@@ -66,6 +66,19 @@ def check_batch_size(batch_size: Any) -> int | None:
     return int(batch_size)
 
 
+def check_output(output: Any) -> int | str | None:
+    """``output`` as None, a non-negative int or a str, or ConfigError (the model checks that
+    it names one of its outputs when training starts)."""
+    if output is None or isinstance(output, str):
+        return output
+    if isinstance(output, bool) or not isinstance(output, int | np.integer) or output < 0:
+        raise ConfigError(
+            f"output must be None (the model's first output), an output index >= 0 or an "
+            f"output name, got {output!r} ({type(output).__name__}); e.g. output='click'."
+        )
+    return int(output)
+
+
 def check_log_dir(log_dir: Any) -> str:
     if not isinstance(log_dir, str | os.PathLike) or not os.fspath(log_dir):
         raise ConfigError(

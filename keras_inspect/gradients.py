@@ -38,12 +38,15 @@ __all__ = [
     "GradientPlan",
     "embedding_layers",
     "input_leaves",
+    "input_names",
     "objective",
     "resolve_feature_groups",
+    "source_tap",
+    "tapped_inputs",
 ]
 
 
-def objective(output: Any) -> Any:
+def objective(output: Any, valid: Any = None) -> Any:
     """The scalar whose gradients the saliency quantities use, summed over samples.
 
     A single-unit output (binary classifier, regressor) is summed as it is. For an output of
@@ -51,9 +54,13 @@ def objective(output: Any) -> Any:
     of the class it predicts, so the gradients explain the decision the model made (summing
     all K softmax probabilities would give a constant 1 and zero gradients). Samples do not
     interact in inference mode, so the gradient of the sum with respect to one sample's input
-    is that sample's own gradient.
+    is that sample's own gradient. ``valid`` flags the real rows of a padded batch: the others
+    do not count (their gradients are zero).
     """
-    return keras.ops.sum(row_objective(output))
+    scores = row_objective(output)
+    if valid is not None:
+        scores = keras.ops.where(valid, scores, keras.ops.zeros_like(scores))
+    return keras.ops.sum(scores)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,24 @@ def input_leaves(x: Any) -> list[Any]:
     if isinstance(x, list | tuple):
         return list(x)
     return [x]
+
+
+def source_tap(key: str) -> str:
+    """The tap key (:func:`keras_inspect.recording.recorded_call`, :func:`tapped_inputs`) of
+    a gradient source key (``FeatureGroup.key``)."""
+    kind, _, name = key.partition(":")
+    return f"{'in' if kind == 'input' else 'out'}:{name}"
+
+
+def tapped_inputs(model: keras.Model, x: Any, tap: Any) -> Any:
+    """``x`` with each leaf passed through ``tap("in:<input name>", leaf)`` (same structure)."""
+    names = input_names(model, x)
+    leaves = [tap(f"in:{n}", leaf) for n, leaf in zip(names, input_leaves(x), strict=True)]
+    if isinstance(x, Mapping):
+        return dict(zip(x, leaves, strict=True))
+    if isinstance(x, list | tuple):
+        return type(x)(leaves)
+    return leaves[0]
 
 
 def embedding_layers(model: keras.Model) -> list[keras.layers.Layer]:

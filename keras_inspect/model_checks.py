@@ -32,6 +32,8 @@ def probe_forward(capture: Capture, sample: Sample) -> Probe:
     check_input_shapes(sample, capture.model)
     try:
         return capture.probe(sample.x)
+    except ConfigError:
+        raise
     except Exception as error:
         reason = error_reason(error)
         raise ConfigError(

@@ -15,16 +15,19 @@ from the recorded tensors and :mod:`keras_inspect.backends` compiles it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import keras
 
+from keras_inspect.errors import ConfigError
+
 __all__ = [
     "Recorded",
     "channels_last",
+    "declared_outputs",
     "default_layers",
     "has_fused_activation",
     "model_layers",
@@ -128,6 +131,7 @@ def recorded_call(
     x: Any,
     output: int | str | None = None,
     pre_activations: Sequence[keras.layers.Layer] = (),
+    tap: Callable[[str, Any], Any] | None = None,
 ) -> Recorded:
     """Call ``model(x, training=False)`` and record the outputs of ``layers``.
 
@@ -138,6 +142,9 @@ def recorded_call(
         output: which model output is scored: ``None`` for the first, an index or a name.
         pre_activations: layers (among ``layers``, with a fused activation) whose output before
             the activation is recorded too.
+        tap: offered every recorded tensor as ``tap("out:<layer>", output)`` and
+            ``tap("pre:<layer>", pre_activation)``; the pass continues with what it returns
+            (see :func:`keras_inspect.backends.compile_gradient_function`).
 
     Raises:
         LookupError: a layer was not called by the model's forward pass.
@@ -145,7 +152,7 @@ def recorded_call(
     records: dict[str, Any] = {}
     pre_records: dict[str, Any] = {}
     split = {id(layer) for layer in pre_activations}
-    with _recording(layers, split, records, pre_records):
+    with _recording(layers, split, records, pre_records, tap or _untapped):
         outputs = model(x, training=False)
     missing = [layer.name for layer in layers if layer.name not in records]
     if missing:
@@ -156,17 +163,54 @@ def recorded_call(
     return Recorded(_scored_output(model, outputs, output), records, pre_records)
 
 
+def _untapped(key: str, tensor: Any) -> Any:
+    return tensor
+
+
+def declared_outputs(model: keras.Model, outputs: Any = None) -> list[str] | None:
+    """The names of a dict-output model's outputs in the order the model declares them.
+
+    A Functional model keeps the structure it was built with (``_outputs_struct``; its
+    ``output_names`` are sorted, and on PyTorch so is the dict its call returns); for another
+    model, the order of the dict ``outputs`` its call returned. ``None`` if the outputs are not
+    a dict.
+    """
+    struct = getattr(model, "_outputs_struct", None)
+    if isinstance(struct, dict):
+        return [str(key) for key in struct]
+    if isinstance(outputs, dict):
+        return list(outputs)
+    return None
+
+
 def _scored_output(model: keras.Model, outputs: Any, output: int | str | None) -> Any:
     if isinstance(outputs, dict):
-        names = list(outputs)
-        key = output if isinstance(output, str) else names[output or 0]
+        names = declared_outputs(model, outputs)
+        if output is None or isinstance(output, str):
+            key = names[0] if output is None else output
+        else:
+            key = names[output] if output < len(names) else None
+        if key not in outputs:
+            _no_output(model, output, names)
         return outputs[key]
     if isinstance(outputs, list | tuple):
+        names = [str(n) for n in getattr(model, "output_names", None) or []]
         index = output or 0
         if isinstance(index, str):
-            index = list(model.output_names).index(index)
+            index = names.index(index) if index in names else len(outputs)
+        if index >= len(outputs):
+            _no_output(model, output, names or list(range(len(outputs))))
         return outputs[index]
+    if output not in (None, 0) and output not in (getattr(model, "output_names", None) or []):
+        _no_output(model, output, ["the only output: 0"])
     return outputs
+
+
+def _no_output(model: keras.Model, output: Any, names: list) -> None:
+    raise ConfigError(
+        f"output={output!r} names no output of model {model.name!r}, whose outputs are "
+        f"{names}; pass an index into that list or one of its names (None: the first)."
+    )
 
 
 @contextmanager
@@ -175,12 +219,15 @@ def _recording(
     split: set[int],
     records: dict[str, Any],
     pre_records: dict[str, Any],
+    tap: Callable[[str, Any], Any],
 ) -> Iterator[None]:
     installed = []
     try:
         for layer in layers:
             own = layer.__dict__.get("call")
-            layer.call = _recorder(layer, layer.call, id(layer) in split, records, pre_records)
+            layer.call = _recorder(
+                layer, layer.call, id(layer) in split, records, pre_records, tap
+            )
             installed.append((layer, own))
         yield
     finally:
@@ -191,9 +238,11 @@ def _recording(
                 layer.call = own
 
 
-def _recorder(layer, original, split, records, pre_records):
+def _recorder(layer, original, split, records, pre_records, tap):
+    # A shared layer is recorded (and tapped) at its first call only.
     @functools.wraps(original)
     def call(*args, **kwargs):
+        first_call = layer.name not in records
         if split:
             activation = layer.activation
             layer.activation = keras.activations.linear
@@ -201,13 +250,19 @@ def _recorder(layer, original, split, records, pre_records):
                 pre = original(*args, **kwargs)
             finally:
                 layer.activation = activation
+            if first_call:
+                pre = tap(f"pre:{layer.name}", pre)
+                pre_records[layer.name] = pre
             out = activation(pre)
-            # A shared layer is recorded at its first call only.
-            pre_records.setdefault(layer.name, pre)
         else:
             out = original(*args, **kwargs)
-        first = out[0] if isinstance(out, list | tuple) else out
-        records.setdefault(layer.name, first)
+        if not first_call:
+            return out
+        several = type(out) in (list, tuple)
+        first = tap(f"out:{layer.name}", out[0] if several else out)
+        records[layer.name] = first
+        if several:
+            out = type(out)([first, *out[1:]])
         return out
 
     return call

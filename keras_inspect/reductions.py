@@ -70,6 +70,7 @@ def unit_statistics(
     at: Sequence[int] | None = None,
     tolerance: float = DEAD_TOLERANCE,
     row_means: bool = False,
+    valid: Any = None,
 ) -> tuple[dict[str, Any], Any]:
     """Per unit, over the finite samples of the batch and their positions.
 
@@ -88,6 +89,8 @@ def unit_statistics(
         at: the position indices the moments use (``None``: every position).
         tolerance: |activation| above which a unit counts as active on a sample.
         row_means: also return each sample's mean over every position, per unit.
+        valid: ``(B,)`` flags of the real rows of a padded batch (``None``: all are real); the
+            others are left out like non-finite samples, but not counted as such.
 
     Returns:
         The statistics: ``count`` (observations: finite samples x kept positions), ``mean``
@@ -102,7 +105,7 @@ def unit_statistics(
     high = flat[:, 0, :] if single else ops.max(flat, axis=1)  # (B, C)
     low = high if single else ops.min(flat, axis=1)
     finite = ops.all(ops.isfinite(high) & ops.isfinite(low), axis=1)
-    kept = ops.reshape(finite, (-1, 1))
+    kept = ops.reshape(finite if valid is None else ops.logical_and(finite, valid), (-1, 1))
     mask = ops.cast(kept, flat.dtype)
     zeros = ops.zeros_like(high)
     if single:

@@ -17,10 +17,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_inspect import reductions
-from keras_inspect.backends import compile_gradient_function
-from keras_inspect.batches import row_count, signature_key, take_rows, to_numpy
-from keras_inspect.gradients import input_leaves, input_names
+from keras_inspect import backends, reductions
+from keras_inspect.batches import batches, row_count, signature_key, take_rows, to_numpy
+from keras_inspect.gradients import input_leaves, input_names, tapped_inputs
 from keras_inspect.recording import recorded_call
 
 __all__ = ["InputSaliency"]
@@ -76,9 +75,11 @@ class InputSaliency:
             example = (take_rows(head, slice(0, 1)), goal_ids[:1])
             self._passes[key] = self._build(example, goals, floats)
         parts = []
-        for start in range(0, len(goal_ids), batch_rows):
-            rows = slice(start, start + batch_rows)
-            parts.append(to_numpy(self._passes[key]((take_rows(repeated, rows), goal_ids[rows]))))
+        # Padding rows (JAX keeps the row count fixed) get goal -1: they add nothing.
+        step = min(batch_rows, len(goal_ids))
+        for (rows, ids), valid, real in batches((repeated, goal_ids), step, backends.fixed_rows()):
+            ids = np.where(valid, ids, -1).astype(np.int32)
+            parts.append([g[:real] for g in to_numpy(self._passes[key]((rows, ids)))])
         grads = [np.concatenate([part[i] for part in parts]) for i in range(len(floats))]
         result: dict[str, dict[str, np.ndarray]] = {}
         for index, goal in enumerate(goals):
@@ -96,8 +97,11 @@ class InputSaliency:
     def _build(self, example: Any, goals: list[str], floats: list[str]) -> Callable[[Any], Any]:
         recorded_layers = [layer for layer in self.layers if layer.name in goals]
 
-        def forward(inputs: Any) -> tuple[list[Any], Any, list[Any]]:
+        wanted = {f"in:{name}" for name in floats}
+
+        def forward(inputs: Any, tap: backends.Tap) -> tuple[Any, Any]:
             x, goal = inputs
+            x = tapped_inputs(self.model, x, lambda k, t: tap(k, t) if k in wanted else t)
             recorded = recorded_call(self.model, recorded_layers, x, self.output)
             scored = reductions.row_objective(recorded.output)
             total = keras.ops.sum(keras.ops.where(goal == 0, scored, keras.ops.zeros_like(scored)))
@@ -108,13 +112,15 @@ class InputSaliency:
                     keras.ops.where(goal == index, value, keras.ops.zeros_like(value))
                 )
             leaves = dict(zip(input_names(self.model, x), input_leaves(x), strict=True))
-            targets = [leaves[n] for n in floats]
-            return [total], targets, targets
+            return total, [leaves[n] for n in floats]
 
-        def reduce(leaves: list[Any], gradients: list[list[Any]]) -> list[Any]:
+        def reduce(leaves: list[Any], gradients: dict[str, Any]) -> list[Any]:
+            found = [gradients.get(f"in:{name}") for name in floats]
             return [
                 keras.ops.zeros_like(leaf) if grad is None else keras.ops.abs(grad)
-                for leaf, grad in zip(leaves, gradients[0], strict=True)
+                for leaf, grad in zip(leaves, found, strict=True)
             ]
 
-        return compile_gradient_function(forward, example, reduce)
+        return backends.compile_gradient_function(
+            forward, example, reduce, self.model.variables
+        )

@@ -2,74 +2,133 @@
 
 Only this package knows which framework runs the model; everything else builds its passes from
 Keras calls and ``keras.ops``, hands them to :func:`compile_function` or
-:func:`compile_gradient_function`, and converts what comes back with ``keras.ops``.
+:func:`compile_gradient_function`, and converts what comes back with :func:`to_numpy`.
+
+The gradient contract is framework-neutral: a forward function marks the tensors it wants
+differentiated with a **tap**, ``tap(key, tensor) -> tensor``, and goes on with the tensor the
+tap returns. On TensorFlow the tap watches the tensor on a tape; on PyTorch it makes sure the
+tensor is part of the autograd graph; on JAX it adds a zero "tap" argument to it and the
+gradient is taken with respect to that argument (JAX cannot differentiate against a tensor
+after the fact). Whatever the framework, the passes see ``{key: gradient}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import keras
 
-__all__ = ["compile_function", "compile_gradient_function", "read_tf_dataset"]
+__all__ = [
+    "GRADIENT_BACKENDS",
+    "Tap",
+    "compile_function",
+    "compile_gradient_function",
+    "fixed_rows",
+    "read_tf_dataset",
+    "to_numpy",
+]
+
+Tap = Callable[[str, Any], Any]
+
+# Keras backends whose gradients keras_inspect can take.
+GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _impl() -> ModuleType | None:
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from keras_inspect.backends import tensorflow as impl
+    elif backend == "jax":
+        from keras_inspect.backends import jax as impl
+    elif backend == "torch":
+        from keras_inspect.backends import torch as impl
+    else:
+        return None
+    return impl
 
 
 def compile_function(
-    fn: Callable[[Any], Any], example: Any, compiled: bool = True
+    fn: Callable[[Any], Any],
+    example: Any,
+    variables: Sequence[Any] = (),
+    compiled: bool = True,
 ) -> Callable[[Any], Any]:
     """Compile ``fn(inputs)`` for the active Keras backend, once per input signature.
 
     Args:
         fn: a Python function of one (possibly nested) input structure, built from Keras calls.
         example: NumPy inputs of the shape ``fn`` will see; only the per-row shapes and dtypes
-            are used (the row count is left free so one trace serves every batch size).
+            are used (on TensorFlow the row count is left free so one trace serves every batch
+            size; on JAX every call must have the example's row count, see :func:`fixed_rows`).
+        variables: the Keras variables ``fn`` reads (a model's ``variables``). JAX compiles
+            them in as arguments, so the compiled function follows training; elsewhere they are
+            read where they live.
         compiled: ``False`` runs ``fn`` eagerly (a cheap first look at a model: nothing traced).
 
     Returns:
-        A callable with the same contract as ``fn``. On backends without a compiler wired in
-        yet it is ``fn`` itself (eager, correct but slower).
+        A callable of NumPy inputs with ``fn``'s outputs (backend tensors; see
+        :func:`to_numpy`). PyTorch always runs eagerly (``torch.compile`` is slow to compile and
+        fails on common layers), without autograd. Backends without a module here run ``fn``
+        as it is.
     """
-    if compiled and keras.backend.backend() == "tensorflow":
-        from keras_inspect.backends import tensorflow as backend_impl
-
-        return backend_impl.compile_function(fn, example)
-    return fn
+    impl = _impl()
+    if impl is None:
+        return fn
+    return impl.compile_function(fn, example, list(variables), compiled)
 
 
 def compile_gradient_function(
-    fn: Callable[[Any], tuple[list[Any], Any, list[Any]]],
+    fn: Callable[[Any, Tap], tuple[Any, Any]],
     example: Any,
-    reduce: Callable[[Any, list[list[Any]]], Any],
+    reduce: Callable[[Any, dict[str, Any]], Any],
+    variables: Sequence[Any] = (),
     compiled: bool = True,
 ) -> Callable[[Any], Any]:
-    """Compile ``x -> reduce(outputs, gradients)`` from a forward function that names its targets.
+    """Compile ``x -> reduce(outputs, gradients)`` from a forward function that taps its targets.
 
     Args:
-        fn: ``fn(x) -> (objectives, outputs, targets)``: ``objectives`` a list of scalar
-            tensors computed from ``x``; ``outputs`` any structure of tensors; ``targets`` a list
-            of tensors of the same pass (intermediate tensors, or leaves of ``x``) to
-            differentiate each objective against.
-        example: NumPy inputs of the shape ``fn`` will see (the row count is left free).
+        fn: ``fn(x, tap) -> (objective, outputs)``: ``objective`` a scalar tensor computed from
+            ``x``; ``outputs`` any structure of tensors. Each tensor to differentiate against
+            (a leaf of ``x``, an intermediate tensor) goes through ``tap(key, tensor)``, and the
+            pass continues with what the tap returns (the same values). A key tapped twice keeps
+            its first tensor; a non-float tensor is passed through and has no gradient.
+        example: NumPy inputs of the shape ``fn`` will see (see :func:`compile_function`).
         reduce: ``reduce(outputs, gradients)``, built from ``keras.ops``, runs inside the
-            compiled function: ``gradients[i][j]`` is d objectives[i] / d targets[j] (same shape
-            as the target), or ``None`` where the objective does not depend on the target.
-            What it returns is what the compiled function returns, so full gradients need not
-            leave the device.
+            compiled function: ``gradients[key]`` is d objective / d tapped tensor (same shape),
+            or ``None`` where the objective does not depend on it (structurally: a tensor on no
+            path to the objective; JAX tells this in eager mode only and gives zeros when
+            compiled). What ``reduce`` returns is what the compiled function returns, so full
+            gradients need not leave the device.
+        variables: the Keras variables ``fn`` reads (see :func:`compile_function`).
         compiled: ``False`` runs eagerly (nothing traced).
 
     Raises:
-        NotImplementedError: the active Keras backend has no implementation yet.
+        NotImplementedError: the active Keras backend has no gradient implementation.
     """
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        from keras_inspect.backends import tensorflow as backend_impl
+    impl = _impl()
+    if impl is None:
+        raise NotImplementedError(
+            f"gradient quantities need the TensorFlow, JAX or PyTorch backend, not "
+            f"KERAS_BACKEND={keras.backend.backend()!r}"
+        )
+    return impl.compile_gradient_function(fn, example, reduce, list(variables), compiled)
 
-        return backend_impl.compile_gradient_function(fn, example, reduce, compiled)
-    raise NotImplementedError(
-        f"gradient quantities need the TensorFlow backend for now (KERAS_BACKEND={backend!r}); "
-        "leave feature_saliency, filter_importance and input_saliency out of quantities=."
-    )
+
+def fixed_rows() -> bool:
+    """Whether a compiled function must see the same row count at every call (JAX traces once
+    per shape): callers pad a short last batch and drop the padding's results."""
+    impl = _impl()
+    return bool(impl is not None and impl.FIXED_ROWS)
+
+
+def to_numpy(tensor: Any) -> Any:
+    """A tensor of the active backend (or a NumPy value) as a NumPy array."""
+    impl = _impl()
+    if impl is None:
+        return keras.ops.convert_to_numpy(tensor)
+    return impl.to_numpy(tensor)
 
 
 def read_tf_dataset(dataset: Any, limit: int) -> tuple[Any, Any]:

@@ -1,4 +1,4 @@
-"""TensorFlow implementation of the backend functions."""
+"""TensorFlow implementation of the backend functions (see :mod:`keras_inspect.backends`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["compile_function", "compile_gradient_function", "read_dataset"]
+__all__ = [
+    "FIXED_ROWS",
+    "compile_function",
+    "compile_gradient_function",
+    "read_dataset",
+    "to_numpy",
+]
+
+# A tf.function with a free row dimension serves every batch size with one trace.
+FIXED_ROWS = False
 
 
 def _signature(example: Any) -> list:
@@ -19,38 +28,57 @@ def _signature(example: Any) -> list:
     return [tf.nest.map_structure(spec, example)]
 
 
-def compile_function(fn: Callable[[Any], Any], example: Any) -> Callable[[Any], Any]:
+def _tensors(x: Any) -> Any:
+    return tf.nest.map_structure(tf.convert_to_tensor, x)
+
+
+def compile_function(
+    fn: Callable[[Any], Any], example: Any, variables: list, compiled: bool
+) -> Callable[[Any], Any]:
     """Wrap ``fn`` in a ``tf.function`` whose signature leaves the row count free.
 
     A fixed signature means exactly one trace per input structure: the last, shorter batch of
-    a sample does not trigger a second trace (``reduce_retracing`` would need two).
+    a sample does not trigger a second trace (``reduce_retracing`` would need two). Variables
+    are read live by the graph, so ``variables`` is not needed.
     """
+    if not compiled:
+        return lambda x: fn(_tensors(x))
     return tf.function(fn, input_signature=_signature(example))
 
 
 def compile_gradient_function(
-    fn: Callable, example: Any, reduce: Callable, compiled: bool = True
+    fn: Callable, example: Any, reduce: Callable, variables: list, compiled: bool
 ) -> Callable:
     """See :func:`keras_inspect.backends.compile_gradient_function`.
 
-    The forward pass runs under a ``tf.GradientTape`` that watches the floating-point leaves
-    of ``x`` (the model's weights are watched anyway, so every intermediate tensor of the pass
-    is recorded and can be a target).
+    The tap watches each tensor on a ``tf.GradientTape``, so the operations that consume it are
+    recorded whatever it depends on (an embedding of integer ids, a frozen layer's output).
     """
 
     def run(x: Any) -> Any:
-        with tf.GradientTape(persistent=True) as tape:
-            for leaf in tf.nest.flatten(x):
-                if leaf.dtype.is_floating:
-                    tape.watch(leaf)
-            objectives, outputs, targets = fn(x)
-        gradients = [tape.gradient(goal, list(targets)) for goal in objectives]
-        del tape
-        return reduce(outputs, gradients)
+        tapped: dict[str, Any] = {}
+
+        with tf.GradientTape() as tape:
+
+            def tap(key: str, tensor: Any) -> Any:
+                tensor = tf.convert_to_tensor(tensor)
+                if tensor.dtype.is_floating and key not in tapped:
+                    tape.watch(tensor)
+                    tapped[key] = tensor
+                return tensor
+
+            goal, outputs = fn(x, tap)
+        gradients = tape.gradient(goal, tapped) if tapped else {}
+        return reduce(outputs, dict(gradients))
 
     if not compiled:
-        return lambda x: run(tf.nest.map_structure(tf.convert_to_tensor, x))
+        return lambda x: run(_tensors(x))
     return tf.function(run, input_signature=_signature(example))
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    """A tensor as a NumPy array."""
+    return np.asarray(tensor.numpy() if hasattr(tensor, "numpy") else tensor)
 
 
 def read_dataset(dataset: Any, limit: int) -> tuple[Any, Any]:

@@ -1,0 +1,131 @@
+"""JAX implementation of the backend functions (see :mod:`keras_inspect.backends`).
+
+A Keras model called inside ``jax.jit`` reads its variables at trace time and would keep those
+values for ever; the compiled functions here take the variables' current values as arguments
+instead and map them in with a ``keras.StatelessScope``, so one trace follows training.
+
+JAX cannot differentiate with respect to a tensor computed inside a function, only with respect
+to arguments. A tap therefore adds a zero argument of the tensor's shape to it, and the gradient
+with respect to that argument is the gradient with respect to the tensor. The taps' shapes are
+learnt from an abstract evaluation (``jax.eval_shape``) of the same forward function first.
+JAX gives zeros, not ``None``, for an argument the objective does not depend on; in eager mode
+the dependency is read from the objective's jaxpr instead.
+
+``jax.jit`` traces once per input shape, so callers keep the row count fixed
+(:data:`FIXED_ROWS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+__all__ = [
+    "FIXED_ROWS",
+    "compile_function",
+    "compile_gradient_function",
+    "to_numpy",
+    "unused_arguments",
+]
+
+FIXED_ROWS = True
+
+
+def _tensors(x: Any) -> Any:
+    return jax.tree_util.tree_map(jnp.asarray, x)
+
+
+def _stateless(fn: Callable, variables: list) -> Callable:
+    """``fn`` as a function of the variables' values and its inputs."""
+
+    def pure(values: list, *args: Any) -> Any:
+        with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
+            return fn(*args)
+
+    return pure
+
+
+def _values(variables: list) -> list:
+    return [variable.value for variable in variables]
+
+
+def compile_function(
+    fn: Callable[[Any], Any], example: Any, variables: list, compiled: bool
+) -> Callable[[Any], Any]:
+    """``jax.jit`` of ``fn`` with the variables as arguments (one trace per input shape)."""
+    if not compiled:
+        return lambda x: fn(_tensors(x))
+    jitted = jax.jit(_stateless(fn, variables))
+    return lambda x: jitted(_values(variables), x)
+
+
+def compile_gradient_function(
+    fn: Callable, example: Any, reduce: Callable, variables: list, compiled: bool
+) -> Callable:
+    """See :func:`keras_inspect.backends.compile_gradient_function`."""
+
+    def run(x: Any) -> Any:
+        shapes: dict[str, jax.ShapeDtypeStruct] = {}
+
+        def find(key: str, tensor: Any) -> Any:
+            tensor = jnp.asarray(tensor)
+            if jnp.issubdtype(tensor.dtype, jnp.floating):
+                shapes.setdefault(key, jax.ShapeDtypeStruct(tensor.shape, tensor.dtype))
+            return tensor
+
+        jax.eval_shape(lambda inputs: fn(inputs, find)[0], x)
+        zeros = {key: jnp.zeros(s.shape, s.dtype) for key, s in shapes.items()}
+
+        def objective(taps: dict[str, Any], inputs: Any) -> tuple[Any, Any]:
+            added: set[str] = set()
+
+            def tap(key: str, tensor: Any) -> Any:
+                tensor = jnp.asarray(tensor)
+                if key not in taps or key in added:
+                    return tensor
+                added.add(key)
+                return tensor + taps[key]
+
+            goal, outputs = fn(inputs, tap)
+            return goal, outputs
+
+        (_, outputs), grads = jax.value_and_grad(objective, has_aux=True)(zeros, x)
+        gradients: dict[str, Any] = dict(grads)
+        if not compiled:
+            unused = unused_arguments(lambda taps: objective(taps, x)[0], zeros)
+            gradients = {k: None if k in unused else g for k, g in gradients.items()}
+        return reduce(outputs, gradients)
+
+    if not compiled:
+        return lambda x: run(_tensors(x))
+    jitted = jax.jit(_stateless(run, variables))
+    return lambda x: jitted(_values(variables), x)
+
+
+def unused_arguments(fn: Callable[[dict[str, Any]], Any], arguments: dict[str, Any]) -> set[str]:
+    """Keys of ``arguments`` the output of ``fn(arguments)`` does not depend on.
+
+    Walks ``fn``'s jaxpr backwards from its outputs. An equation whose output is needed needs
+    all its inputs (a nested jaxpr, such as a ``custom_jvp`` or ``pjit`` call, counts as one
+    equation), so the answer is conservative: an argument reported unused is certainly unused.
+    """
+    keys = list(arguments)
+    closed = jax.make_jaxpr(lambda *leaves: fn(dict(zip(keys, leaves, strict=True))))(
+        *[arguments[k] for k in keys]
+    )
+    jaxpr = closed.jaxpr
+    needed = {id(v) for v in jaxpr.outvars}
+    for equation in reversed(jaxpr.eqns):
+        if any(id(v) in needed for v in equation.outvars):
+            needed.update(id(v) for v in equation.invars)
+    return {k for k, v in zip(keys, jaxpr.invars, strict=True) if id(v) not in needed}
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    """A JAX array (or NumPy value) as a NumPy array."""
+    return np.asarray(tensor)
