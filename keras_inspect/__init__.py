@@ -6,7 +6,7 @@ TensorBoard's Inspect tab.
 
 from keras_inspect.callback import InspectCallback
 from keras_inspect.errors import ConfigError, InspectError, QuantityError
-from keras_inspect.guard import InspectWarning
+from keras_inspect.guard import InspectWarning, LeftOutWarning
 from keras_inspect.presets import PRESETS, QUANTITIES
 from keras_inspect.quantities.saliency import important_units
 from keras_inspect.reader import load
@@ -16,6 +16,7 @@ __all__ = [
     "InspectCallback",
     "InspectError",
     "InspectWarning",
+    "LeftOutWarning",
     "PRESETS",
     "QUANTITIES",
     "QuantityError",

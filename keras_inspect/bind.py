@@ -34,7 +34,7 @@ from keras_inspect.config import drop, say, task_for
 from keras_inspect.datasets import Sample
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
-from keras_inspect.guard import Guard
+from keras_inspect.guard import Guard, say_left_out
 from keras_inspect.model_checks import probe_forward
 from keras_inspect.presets import NEEDS_GRADIENTS
 from keras_inspect.quantities import entropy
@@ -158,7 +158,7 @@ def bind(
         guard,
         seed=seed,
         groups=[g for g in groups if g.key not in no_path],
-        skip_gradients=no_path,
+        skip_gradients=no_path | _output_layers_left_out(probes[0], quantities),
         map_records=MapRecords(task, guard, seed, pairs) if wanted & per_sample else None,
     )
     records = model_records(model, capture.shapes)
@@ -354,6 +354,24 @@ def _output_width(probe: Probe) -> int:
     return 1 if probe.output.ndim == 1 else int(np.prod(probe.output.shape[1:]))
 
 
+def _output_layers_left_out(probe: Probe, quantities: tuple[str, ...]) -> frozenset[str]:
+    """Inspected layers whose output is the scored output: their filter importance is left out.
+
+    The objective is their own largest unit, so d objective / d pre-activation ranks the
+    classes' share in that one unit's softmax, not what the network computes (for two classes
+    both units get the same value by construction), and a single-unit output has nothing to
+    rank. TSViz ranks the filters of the layers that lead to the output.
+    """
+    wide = sorted(name for name in probe.output_layers if probe.shapes[name][-1:] > (1,))
+    if "filter_importance" in quantities and wide:
+        say_left_out(
+            f"filter_importance leaves out layers {wide}: their output is the scored output "
+            "itself, so the importance of their units measures the softmax, not the network "
+            "(it is recorded for the layers before them)."
+        )
+    return frozenset(probe.output_layers)
+
+
 def _without_gradient_path(
     probe: Probe, groups: list[FeatureGroup], explicit: bool
 ) -> frozenset[str]:
@@ -379,5 +397,8 @@ def _without_gradient_path(
             f"{reason}. Leave them out of layers= and feature_groups=, or score the output "
             "they feed with output=."
         )
-    logger.info("keras_inspect: gradient quantities leave out %s: %s.", what, reason)
+    say_left_out(
+        f"gradient quantities leave out {what}: {reason}. Score the output they feed with "
+        "output= to get them."
+    )
     return missing

@@ -19,6 +19,7 @@ from keras_inspect.checkpoint import Task
 from keras_inspect.checkpoint_maps import MIN_CAPACITY_ROWS
 from keras_inspect.datasets import LabelKind, Sample, class_indices
 from keras_inspect.errors import ConfigError
+from keras_inspect.guard import say_left_out
 from keras_inspect.presets import (
     NEEDS_CLASSES,
     NEEDS_CONTINUOUS,
@@ -160,11 +161,10 @@ def check_labels(samples: dict[str, Sample], quantities: Sequence[str], explicit
         )
     unlabelled = sorted(name for name, s in samples.items() if s.y is None)
     if labelled and unlabelled and wanted & NEEDS_LABELS:
-        logger.info(
-            "keras_inspect: datasets %s have no labels: they get the label-free quantities "
-            "only (not %s; entropy_intra for all samples, not per class).",
-            unlabelled,
-            sorted(wanted & NEEDS_LABELS),
+        say_left_out(
+            f"datasets {unlabelled} have no labels: they get the label-free quantities only "
+            f"(not {sorted(wanted & NEEDS_LABELS)}; entropy_intra for all samples, not per "
+            "class). Pass (x, y) for them to get those too."
         )
 
 
@@ -190,12 +190,9 @@ def check_row_counts(samples: dict[str, Sample], quantities: Sequence[str], expl
                 f"{quantity} needs at least {least} rows per dataset ({why}), but {listed}. "
                 f"Give those datasets at least {least} rows or drop {quantity} from quantities."
             )
-        logger.info(
-            "keras_inspect: %s leaves out datasets with fewer than %d rows (%s): %s.",
-            quantity,
-            least,
-            why,
-            listed,
+        say_left_out(
+            f"{quantity} leaves out datasets with fewer than {least} rows ({why}): {listed}. "
+            f"Give them at least {least} rows to get it."
         )
 
 
@@ -229,7 +226,7 @@ def drop(wanted: list[str], names: frozenset, explicit: bool, reason: str) -> li
             "quantities, or use a preset, which leaves out what does not apply."
         )
     if dropped:
-        logger.info("keras_inspect: leaving out %s because %s.", dropped, reason)
+        say_left_out(f"leaving out {dropped} because {reason}.")
     return [q for q in wanted if q not in names]
 
 

@@ -8,11 +8,25 @@ from contextlib import contextmanager
 
 from keras_inspect.errors import QuantityError
 
-__all__ = ["Guard", "InspectWarning"]
+__all__ = ["Guard", "InspectWarning", "LeftOutWarning", "say_left_out"]
 
 
 class InspectWarning(UserWarning):
     """A quantity failed or found something worth telling (non-finite activations)."""
+
+
+class LeftOutWarning(InspectWarning):
+    """A preset leaves a quantity (or some of its layers or datasets) out: why, and the fix.
+
+    Said once, when the callback binds to the model, as a warning that Python's default
+    filters show (``logging`` INFO is not shown by default). Silence it with
+    ``warnings.filterwarnings("ignore", category=keras_inspect.LeftOutWarning)``.
+    """
+
+
+def say_left_out(message: str) -> None:
+    """Warn with a :class:`LeftOutWarning` (``message`` starts after "keras_inspect: ")."""
+    warnings.warn(f"keras_inspect: {message}", LeftOutWarning, stacklevel=2)
 
 
 class Guard:

@@ -225,9 +225,7 @@ def _recording(
     try:
         for layer in layers:
             own = layer.__dict__.get("call")
-            layer.call = _recorder(
-                layer, layer.call, id(layer) in split, records, pre_records, tap
-            )
+            layer.call = _recorder(layer, layer.call, id(layer) in split, records, pre_records, tap)
             installed.append((layer, own))
         yield
     finally:
@@ -261,8 +259,6 @@ def _recorder(layer, original, split, records, pre_records, tap):
         several = type(out) in (list, tuple)
         first = tap(f"out:{layer.name}", out[0] if several else out)
         records[layer.name] = first
-        if several:
-            out = type(out)([first, *out[1:]])
-        return out
+        return type(out)([first, *out[1:]]) if several else first
 
     return call

@@ -121,6 +121,4 @@ class InputSaliency:
                 for leaf, grad in zip(leaves, found, strict=True)
             ]
 
-        return backends.compile_gradient_function(
-            forward, example, reduce, self.model.variables
-        )
+        return backends.compile_gradient_function(forward, example, reduce, self.model.variables)

