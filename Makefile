@@ -4,6 +4,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LOGDIR ?= logs
 PORT ?= 6006
+# The tests run on all three Keras backends. This PyTorch is the CPU build this machine's
+# installer finds; an unpinned torch pulls a multi-GB GPU build.
+TORCH ?= torch==2.13.0
+# What runs on JAX and PyTorch besides the full suite on TensorFlow: the capture, gradient and
+# value tests (the cross-backend comparison itself is in test_backends.py's slow tests).
+BACKEND_TESTS = tests/test_backends.py tests/test_capture.py tests/test_gradients.py \
+	tests/test_gradient_quantities.py tests/test_reductions.py tests/test_bind.py \
+	tests/test_callback.py tests/test_callback_values.py tests/test_information_quantities.py \
+	tests/test_representation_quantities.py tests/test_presets.py
 
 .PHONY: install demo test lint bench clean
 
@@ -12,7 +21,7 @@ $(PY):
 
 install: $(PY)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[tensorflow-cpu,test]'
+	$(PY) -m pip install -q -e '.[tensorflow-cpu,jax,test]' '$(TORCH)'
 	$(PY) -m tb_plugin.chart_bundle --optional
 
 demo: install
@@ -23,6 +32,8 @@ test: install
 	$(VENV)/bin/lint-imports
 	node --test tests/js/
 	$(PY) -m pytest
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m 'not slow and not browser' $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(PY) -m pytest -q -m 'not slow and not browser' $(BACKEND_TESTS)
 
 bench: install
 	$(PY) benchmarks/overhead.py

@@ -27,29 +27,42 @@ input signature.
 ``--model digits`` is the digits CNN of ``examples/digits_cnn.py`` with its 1,257 training
 images repeated (with a little pixel noise) to ``--rows`` rows per epoch, inspected on its
 ``train`` and ``test`` splits.
+
+``--backend jax|torch|tensorflow|all`` measures on that Keras backend (``all``: each in turn),
+each model in its own process (a process has one backend), and ends with a table of the epoch
+overhead per backend and model; without ``--model`` it measures both the CTR model and the
+digits CNN:
+
+    python benchmarks/overhead.py --backend all --rounds 6
+
+``tb_hist`` (Keras' TensorBoard callback writes through TensorFlow) is measured on the
+TensorFlow backend only.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import keras_inspect as ki  # noqa: E402
 from examples import digits_cnn  # noqa: E402
 from examples.ctr_drift import VOCAB_SIZES, build_model, make_ctr_data  # noqa: E402
+from keras_inspect.backends import compile_gradient_function  # noqa: E402
 
-CONFIGS = ("plain", "inspect", "inspect_sync", "tb_hist")
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -68,22 +81,39 @@ class EpochClock(keras.callbacks.Callback):
             self.shared.setdefault("epochs", []).append(time.perf_counter() - self.shared["start"])
 
 
+def configs() -> tuple[str, ...]:
+    """The configurations measured on the active backend."""
+    base = ("plain", "inspect", "inspect_sync")
+    return (*base, "tb_hist") if keras.backend.backend() == "tensorflow" else base
+
+
+def models_compile() -> bool:
+    """Whether the capture passes are traced on the active backend (PyTorch runs eagerly)."""
+    return keras.backend.backend() != "torch"
+
+
 def floor_seconds(model: keras.Model, samples: list, repeats: int = 15) -> float:
-    """Median time of one compiled forward + backward pass over every sample's rows."""
-    variables = model.trainable_variables
+    """Median time of one compiled forward + backward pass (to the float inputs, through every
+    layer) over every sample's rows, compiled by the backend as the capture's passes are."""
 
-    @tf.function(reduce_retracing=True)
-    def step(x):
-        with tf.GradientTape() as tape:
-            total = tf.reduce_sum(model(x, training=False))
-        return tape.gradient(total, variables)
+    def forward(x, tap):
+        leaves = [
+            tap(f"in:{i}", leaf) if "float" in str(leaf.dtype) else leaf
+            for i, leaf in enumerate(keras.tree.flatten(x))
+        ]
+        x = keras.tree.pack_sequence_as(x, leaves)
+        return keras.ops.sum(keras.ops.cast(model(x, training=False), "float32")), ()
 
-    for x in samples:
+    def gradients(_, found):
+        return list(found.values())
+
+    steps = [compile_gradient_function(forward, x, gradients, model.variables) for x in samples]
+    for step, x in zip(steps, samples, strict=True):
         step(x)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        for x in samples:
+        for step, x in zip(steps, samples, strict=True):
             step(x)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
@@ -118,20 +148,35 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--quantities", default="standard", help="preset of the callback")
-    parser.add_argument("--model", choices=sorted(SETUPS), default="ctr", help="what trains")
+    parser.add_argument(
+        "--model",
+        choices=sorted(SETUPS),
+        default=None,
+        help="what trains (default: ctr; with --backend, both)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default=None,
+        help="measure on this Keras backend (each model in its own process)",
+    )
     parser.add_argument(
         "--jit",
         action="store_true",
         help="compile training steps with XLA (faster epochs, so a larger ratio)",
     )
     args = parser.parse_args(argv)
+    if args.backend is not None:
+        return across_backends(args, list(argv if argv is not None else sys.argv[1:]))
+    args.model = args.model or "ctr"
     if args.quick:
         args.rows, args.samples, args.rounds, args.batch_size = 4000, 256, 3, 500
+    measured = configs()
 
     x, y, probe_sets, build, layers = SETUPS[args.model](args)
     logroot = tempfile.mkdtemp(prefix="ki_overhead_")
     models, callbacks, clocks = {}, {}, {}
-    for name in CONFIGS:
+    for name in measured:
         keras.utils.set_random_seed(0)
         models[name] = build()
         if args.jit:
@@ -165,13 +210,14 @@ def main(argv: list[str] | None = None) -> dict:
         ]
 
     print(
-        f"{args.model} model: {models['plain'].count_params():,} parameters; {args.rows:,} rows "
+        f"{args.model} model on {keras.backend.backend()}: "
+        f"{models['plain'].count_params():,} parameters; {args.rows:,} rows "
         f"per epoch, batch {args.batch_size}{', XLA' if args.jit else ''}; inspected: "
         f"{len(probe_sets)} datasets x up to {args.samples} rows, quantities={args.quantities!r}"
     )
     for round_index in range(args.rounds):
-        shift = round_index % len(CONFIGS)
-        order = CONFIGS[shift:] + CONFIGS[:shift]
+        shift = round_index % len(measured)
+        order = measured[shift:] + measured[:shift]
         for name in order:
             models[name].fit(
                 x,
@@ -186,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # The first epoch of each configuration includes compilation; leave it out.
     medians = {
-        n: statistics.median(clocks[n]["epochs"][1:] or clocks[n]["epochs"]) for n in CONFIGS
+        n: statistics.median(clocks[n]["epochs"][1:] or clocks[n]["epochs"]) for n in measured
     }
     inspectors = {
         n: next(c for c in callbacks[n] if isinstance(c, ki.InspectCallback))
@@ -200,9 +246,9 @@ def main(argv: list[str] | None = None) -> dict:
             inspector.checkpoint_seconds[1:] or inspector.checkpoint_seconds
         )
     samples = [s.x for s in inspectors["inspect"].samples.values()]
-    floor = floor_seconds(models["plain"], [tf.nest.map_structure(tf.constant, s) for s in samples])
+    floor = floor_seconds(models["plain"], samples)
     print("\nper-epoch medians (s)")
-    for name in CONFIGS:
+    for name in measured:
         ratio = medians[name] / medians["plain"]
         print(f"  {name:<13} {medians[name]:7.3f}   x{ratio:5.3f}   ({(ratio - 1) * 100:+5.1f} %)")
     print("\ninside the callback, per checkpoint (median, ms)   inspect  inspect_sync")
@@ -219,15 +265,65 @@ def main(argv: list[str] | None = None) -> dict:
             "(target <= 10 %, below tb_hist); "
             f"training-thread part {sync / floor:4.2f} x floor (target <= 3 x)"
         )
-    tb_overhead = (medians["tb_hist"] / medians["plain"] - 1) * 100
-    print(f"tb_hist       epoch overhead {tb_overhead:+5.1f} %")
-    print(f"capture traces: {inspectors['inspect']._capture.trace_count} (one per input signature)")
+    if "tb_hist" in medians:
+        tb_overhead = (medians["tb_hist"] / medians["plain"] - 1) * 100
+        print(f"tb_hist       epoch overhead {tb_overhead:+5.1f} %")
+    what = "calls: PyTorch runs eagerly" if not models_compile() else "one per input signature"
+    print(f"capture traces: {inspectors['inspect']._capture.trace_count} ({what})")
     return {
         "medians": medians,
         "phases": phases,
         "floor": floor,
         "traces": inspectors["inspect"]._capture.trace_count,
     }
+
+
+def across_backends(args: argparse.Namespace, argv: list[str]) -> dict:
+    """Run this script once per (backend, model), each in its own process; print a table."""
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    names = [args.model] if args.model else ["ctr", "digits"]
+    rest, skip = [], False
+    for arg in argv:  # the same options, without --backend / --model
+        if skip:
+            skip = False
+        elif arg in ("--backend", "--model"):
+            skip = True
+        elif not arg.startswith(("--backend=", "--model=")):
+            rest.append(arg)
+    table: dict[tuple[str, str], dict] = {}
+    for backend in backends:
+        for name in names:
+            env = dict(os.environ, KERAS_BACKEND=backend)
+            command = [sys.executable, os.path.abspath(__file__), "--model", name, *rest]
+            print(f"\n=== {name} on {backend}: {' '.join(command[1:])}", flush=True)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            print(done.stdout, end="", flush=True)
+            if done.returncode != 0:
+                print(done.stderr[-3000:], flush=True)
+                table[backend, name] = {"failed": done.returncode}
+                continue
+            table[backend, name] = _figures(done.stdout)
+    print("\nepoch overhead of InspectCallback per backend (target <= 10 %)")
+    print(f"  {'backend':<11} {'model':<7} {'inspect':>9} {'sync':>9} {'traces':>7}")
+    for (backend, name), row in table.items():
+        if "failed" in row:
+            print(f"  {backend:<11} {name:<7} failed (exit {row['failed']})")
+            continue
+        print(
+            f"  {backend:<11} {name:<7} {row['inspect']:+8.1f}% {row['inspect_sync']:+8.1f}% "
+            f"{row['traces']:>7}"
+        )
+    return {"table": table}
+
+
+def _figures(printed: str) -> dict:
+    """The epoch overheads and trace count a run printed."""
+    found = {
+        name: float(re.search(rf"^{name}\s+epoch overhead\s+([+-][\d.]+) %", printed, re.M)[1])
+        for name in ("inspect", "inspect_sync")
+    }
+    found["traces"] = int(re.search(r"capture traces: (\d+)", printed)[1])
+    return found
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_inspect.accumulate import DatasetSummary
-from keras_inspect.backends import GRADIENT_BACKENDS, to_numpy
+from keras_inspect.backends import to_numpy
 from keras_inspect.batches import take_rows
 from keras_inspect.capture import Capture, Probe
 from keras_inspect.checkpoint import CheckpointComputer, Record
@@ -109,7 +109,6 @@ def bind(
             f"model {model.name!r} is not built yet; call it on a batch or fit it first."
         )
     layers = select_layers(model, layer_spec)
-    quantities = _gradients_supported(quantities, explicit)
     groups: list[FeatureGroup] = []
     if "feature_saliency" in quantities:
         head = take_rows(next(iter(samples.values())).x, slice(0, 2))
@@ -308,20 +307,6 @@ def _map_rows(
 
 def _drop(quantities: tuple[str, ...], names, explicit: bool, reason: str) -> tuple[str, ...]:
     return tuple(drop(list(quantities), frozenset(names), explicit, reason))
-
-
-def _gradients_supported(quantities: tuple[str, ...], explicit: bool) -> tuple[str, ...]:
-    """``quantities`` without the gradient ones where the backend cannot take gradients."""
-    backend = keras.backend.backend()
-    if backend in GRADIENT_BACKENDS:
-        return quantities
-    return _drop(
-        quantities,
-        NEEDS_GRADIENTS,
-        explicit,
-        f"keras_inspect takes gradients on the {', '.join(GRADIENT_BACKENDS)} backends, not "
-        f"KERAS_BACKEND={backend!r} (set KERAS_BACKEND to one of them to get them)",
-    )
 
 
 def _capacity_pairs(

@@ -22,6 +22,7 @@ from keras_inspect.config import (
     check_log_dir,
     check_output,
     check_row_counts,
+    supported_by_backend,
 )
 from keras_inspect.datasets import Sample, prepare_datasets
 from keras_inspect.errors import ConfigError
@@ -137,6 +138,7 @@ class InspectCallback(keras.callbacks.Callback):
                 "'user': 'user_embedding'}."
             )
         self.quantities, self._explicit = resolve_quantities(quantities)
+        self.quantities = supported_by_backend(self.quantities, self._explicit)
         self.layer_spec = check_layer_spec(layers)
         self.samples: dict[str, Sample] = prepare_datasets(datasets, max_samples, seed)
         check_labels(self.samples, self.quantities, self._explicit)

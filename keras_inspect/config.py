@@ -13,8 +13,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import keras
 import numpy as np
 
+from keras_inspect.backends import GRADIENT_BACKENDS
 from keras_inspect.checkpoint import Task
 from keras_inspect.checkpoint_maps import MIN_CAPACITY_ROWS
 from keras_inspect.datasets import LabelKind, Sample, class_indices
@@ -23,6 +25,7 @@ from keras_inspect.guard import say_left_out
 from keras_inspect.presets import (
     NEEDS_CLASSES,
     NEEDS_CONTINUOUS,
+    NEEDS_GRADIENTS,
     NEEDS_LABELS,
     NEEDS_TRAIN,
 )
@@ -65,6 +68,19 @@ def check_batch_size(batch_size: Any) -> int | None:
             "e.g. batch_size=32, or None to size batches automatically."
         )
     return int(batch_size)
+
+
+def supported_by_backend(quantities: tuple[str, ...], explicit: bool) -> tuple[str, ...]:
+    """``quantities`` without the gradient ones where the Keras backend has no gradients here
+    (an explicit list naming them is refused)."""
+    backend = keras.backend.backend()
+    if backend in GRADIENT_BACKENDS:
+        return quantities
+    reason = (
+        f"keras_inspect takes gradients on the {', '.join(GRADIENT_BACKENDS)} backends, not "
+        f"KERAS_BACKEND={backend!r} (set KERAS_BACKEND to one of them to get them)"
+    )
+    return tuple(drop(list(quantities), NEEDS_GRADIENTS, explicit, reason))
 
 
 def check_output(output: Any) -> int | str | None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import keras_inspect as ki
+from keras_inspect.batches import to_numpy
 from keras_inspect.checkpoint import Record
 from keras_inspect.guard import Guard
 from keras_inspect.projector import ProjectionJob, Projector
@@ -226,7 +227,9 @@ def test_feature_maps_and_prediction_probs_of_the_first_samples(tmp_path):
     assert {s for _, s in by} == {"0", "1", "2", "3"}
     np.testing.assert_allclose(by[("input", "2")], x[2], rtol=1e-3)  # stored as float16
     probe = keras.Model(model.inputs[0], model.get_layer("conv_1").output)
-    np.testing.assert_allclose(by[("conv_1", "1")], probe(x[1:2])[0], rtol=1e-3, atol=2e-3)
+    np.testing.assert_allclose(
+        by[("conv_1", "1")], to_numpy(probe(x[1:2]))[0], rtol=1e-3, atol=2e-3
+    )
     assert by[("conv_2", "0")].shape == (4, 4, 16)  # 32 channels: the first 16 kept
     probs = frame[(frame.quantity == "prediction_probs") & (frame.dataset == "train")]
     expected = model.predict(x[:4], verbose=0)
