@@ -41,3 +41,12 @@ def test_scale_benchmark_measures_a_real_model_in_its_own_process(capsys):
         assert result[key] == result[key], key  # measured (not NaN)
     assert result["predict"] > 0 and result["bytes_per_checkpoint"] > 0
     assert "transformer" in printed and "+peak" in printed
+
+
+@pytest.mark.slow
+def test_overhead_benchmark_measures_another_backend_in_its_own_process(capsys):
+    result = overhead.main(["--quick", "--backend", "torch", "--model", "ctr", "--rounds", "2"])
+    printed = capsys.readouterr().out
+    row = result["table"]["torch", "ctr"]
+    assert set(row) == {"inspect", "inspect_sync", "traces"}, printed
+    assert "ctr model on torch" in printed and "torch       ctr" in printed

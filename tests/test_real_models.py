@@ -1,10 +1,10 @@
 """Networks nobody here designed: keras.applications CNNs and a Transformer text classifier.
 
-Each records the ``standard`` preset on small inputs; the only quantity allowed to fail is the
-filter importance of a softmax head, which random weights saturate (every delta ~0) and which
-two classes make uniform (d p_max / d z_0 = -d p_max / d z_1): it is reported and skipped. The
-values of one layer are checked against NumPy on a feature model's activations of the same
-rows.
+Each records the ``standard`` preset on small inputs. The filter importance of the softmax head
+is left out by design (its units' importance measures the softmax, not the network: two classes
+make it uniform, d p_max / d z_0 = -d p_max / d z_1); if it were computed, it is the only
+quantity allowed to fail. The values of one layer are checked against NumPy on a feature
+model's activations of the same rows.
 """
 
 from __future__ import annotations
