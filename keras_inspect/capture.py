@@ -298,6 +298,7 @@ class Capture:
         # After the probe, targets without a gradient path are not tapped at all.
         skip = set() if probing else set(self._require_probe().no_gradient)
         wanted = {tap for _, key, tap in self._targets if key not in skip}
+        source_taps = {tap: key for kind, key, tap in self._targets if kind == "source"}
 
         def gradient_forward(inputs: Any, tap: backends.Tap) -> tuple[Any, Any]:
             x, valid = inputs
@@ -320,8 +321,6 @@ class Capture:
                 self._note_output_layers(recorded)
             parts = (recorded.output, recorded.outputs, recorded.pre_activations, valid)
             return objective(recorded.output, valid), parts
-
-        source_taps = {tap: key for kind, key, tap in self._targets if kind == "source"}
 
         def reduce(parts: Any, gradients: dict[str, Any]) -> dict[str, Any]:
             output, outputs, pre_activations, valid = parts
