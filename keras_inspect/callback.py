@@ -11,6 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_inspect import backends
 from keras_inspect.accumulate import DatasetSummary
 from keras_inspect.bind import Binding, bind, kernel_copy
 from keras_inspect.checkpoint import Record
@@ -21,10 +22,11 @@ from keras_inspect.config import (
     check_layer_spec,
     check_log_dir,
     check_output,
+    check_process_index,
     check_row_counts,
     supported_by_backend,
 )
-from keras_inspect.datasets import Sample, prepare_datasets
+from keras_inspect.datasets import Sample, digest, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.guard import Guard
 from keras_inspect.presets import resolve_quantities
@@ -91,6 +93,10 @@ class InspectCallback(keras.callbacks.Callback):
         asynchronous: compute quantities and write them on one background thread while
             training goes on; only the forward passes run on the training thread. At most one
             checkpoint waits, so memory stays bounded; ``on_train_end`` waits for the last.
+        process_index: this process's index in a multi-process job; ``None`` asks the backend
+            (``jax.process_index()``, the ``torch.distributed`` rank, TensorFlow's multi-worker
+            task). Only process 0 runs the capture and writes; the others only train, so the
+            same script on N processes records each checkpoint once.
 
     Raises:
         ConfigError: any argument is invalid (checked here), or a model-dependent fact is
@@ -120,6 +126,7 @@ class InspectCallback(keras.callbacks.Callback):
         strict: bool = False,
         asynchronous: bool = True,
         batch_size: int | None = None,
+        process_index: int | None = None,
     ) -> None:
         super().__init__()
         self.log_dir = check_log_dir(log_dir)
@@ -149,6 +156,8 @@ class InspectCallback(keras.callbacks.Callback):
         self.seed = seed
         self.output = check_output(output)
         self.layer_pairs = check_layer_pairs(layer_pairs)
+        self.process_index = check_process_index(process_index)
+        self._writes: bool | None = None  # whether this process records (known at train begin)
         self.guard = Guard(strict=strict)
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
@@ -183,7 +192,10 @@ class InspectCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         """Bind to the model: resolve layers, check the datasets on two rows each (eagerly;
-        the capture passes compile at the first checkpoint)."""
+        the capture passes compile at the first checkpoint). In a multi-process job every
+        process binds (so that a configuration error stops every process alike, not one of
+        them), after comparing their datasets; only process 0 goes on to record."""
+        self._joined()
         if self._bound_model is not self.model:
             self._bind(self.model)
 
@@ -216,6 +228,8 @@ class InspectCallback(keras.callbacks.Callback):
         """
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
             raise ConfigError(f"step must be a non-negative integer, got {step!r}.")
+        if not self._joined():
+            return  # another process records
         if self._bound_model is None or self._bound_model is not self.model:
             if getattr(self, "_model", None) is None:
                 raise ConfigError(
@@ -298,6 +312,25 @@ class InspectCallback(keras.callbacks.Callback):
         return self._slow.projector
 
     # Internals -------------------------------------------------------------------------------
+
+    def _joined(self) -> bool:
+        """Whether this process records; the first call, on every process of a multi-process
+        job, compares the processes' datasets (a collective every process takes)."""
+        if self._writes is None:
+            index = self.process_index
+            if index is None:
+                index = backends.process_index()
+            count = backends.process_count()
+            same = count == 1 or backends.all_equal(digest(self.samples))
+            self._writes = index == 0
+            if not same and self._writes:
+                self.guard.warn_once(
+                    ("processes", "", ""),
+                    f"keras_inspect: the {count} processes of this job passed different "
+                    "datasets to InspectCallback (each its own shard?); process 0's are the "
+                    "ones inspected. Pass every process the same datasets to silence this.",
+                )
+        return self._writes
 
     def _bind(self, model: keras.Model) -> None:
         binding = bind(

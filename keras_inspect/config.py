@@ -96,6 +96,18 @@ def check_output(output: Any) -> int | str | None:
     return int(output)
 
 
+def check_process_index(index: Any) -> int | None:
+    """``process_index`` as None or a non-negative int, or ConfigError."""
+    if index is None:
+        return None
+    if isinstance(index, bool) or not isinstance(index, int | np.integer) or index < 0:
+        raise ConfigError(
+            f"process_index must be None (asked of the backend) or an integer >= 0, got "
+            f"{index!r}; e.g. process_index=int(os.environ['RANK']). Process 0 records."
+        )
+    return int(index)
+
+
 def check_log_dir(log_dir: Any) -> str:
     if not isinstance(log_dir, str | os.PathLike) or not os.fspath(log_dir):
         raise ConfigError(

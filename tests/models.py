@@ -133,3 +133,9 @@ def linear_twin(layer: keras.layers.Layer, inputs: np.ndarray) -> np.ndarray:
     twin.build(inputs.shape)
     twin.set_weights(layer.get_weights())
     return keras.ops.convert_to_numpy(twin(inputs))
+
+
+def keyed_records(frame) -> dict[tuple, object]:
+    """``ki.load``'s frame as {(step, dataset, layer, quantity, extra axes...): value}."""
+    keys = [c for c in frame.columns if c not in ("run", "value", "wall_time")]
+    return {tuple(str(row[c]) for c in keys): row["value"] for _, row in frame.iterrows()}

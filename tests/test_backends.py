@@ -12,7 +12,6 @@ import sys
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
 import keras_inspect as ki
@@ -114,11 +113,6 @@ def test_a_malformed_output_is_refused_in_init(tmp_path, output):
 # One process per backend ----------------------------------------------------------------------
 
 
-def _keyed(frame: pd.DataFrame) -> dict[tuple, object]:
-    keys = [c for c in frame.columns if c not in ("run", "value", "wall_time")]
-    return {tuple(str(row[c]) for c in keys): row["value"] for _, row in frame.iterrows()}
-
-
 @pytest.mark.slow
 def test_the_same_weights_record_the_same_quantities_on_every_backend(tmp_path):
     processes = {
@@ -127,7 +121,7 @@ def test_the_same_weights_record_the_same_quantities_on_every_backend(tmp_path):
     }
     for backend, process in processes.items():
         _finish(process, f"recording on {backend}")
-    frames = {backend: _keyed(ki.load(str(tmp_path / backend))) for backend in BACKENDS}
+    frames = {b: models.keyed_records(ki.load(str(tmp_path / b))) for b in BACKENDS}
     reference = frames["tensorflow"]
     quantities = {key[3] for key in reference}
     # every quantity of the full preset, gradients included

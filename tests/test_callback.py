@@ -336,3 +336,22 @@ def test_slow_map_quantities_are_computed_for_every_checkpoint_and_do_not_hold_c
     assert callback.wait(timeout=60)
     frame = ki.load(tmp_path)
     assert sorted(frame[frame.quantity == "entropy_intra"].step.unique()) == [0, 1, 2]
+
+
+def test_a_process_other_than_0_trains_without_recording(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    other = ki.InspectCallback(str(tmp_path / "other"), {"train": x}, process_index=1)
+    model.fit(x, x[:, :2], epochs=2, verbose=0, callbacks=[other])
+    other.record(5)  # a custom loop's call is a no-op there too
+    assert not (tmp_path / "other").exists()  # it bound (same errors as process 0), no more
+    first = ki.InspectCallback(str(tmp_path / "first"), {"train": x}, process_index=0)
+    model.fit(x, x[:, :2], epochs=1, verbose=0, callbacks=[first])
+    assert set(ki.load(str(tmp_path / "first")).quantity) >= {"neuron_mean", "layer_std"}
+
+
+@pytest.mark.parametrize("index", [-1, 1.0, True, "0"])
+def test_a_malformed_process_index_is_refused(tmp_path, index):
+    with pytest.raises(ki.ConfigError, match="process_index must be None"):
+        ki.InspectCallback(str(tmp_path), {"train": np.ones((4, 3))}, process_index=index)

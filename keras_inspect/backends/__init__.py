@@ -23,9 +23,12 @@ import keras
 __all__ = [
     "GRADIENT_BACKENDS",
     "Tap",
+    "all_equal",
     "compile_function",
     "compile_gradient_function",
     "fixed_rows",
+    "process_count",
+    "process_index",
     "read_tf_dataset",
     "to_numpy",
 ]
@@ -129,6 +132,27 @@ def to_numpy(tensor: Any) -> Any:
     if impl is None:
         return keras.ops.convert_to_numpy(tensor)
     return impl.to_numpy(tensor)
+
+
+def process_index() -> int:
+    """This process's index in a multi-process job, from the backend (0 alone): JAX's
+    ``jax.process_index()``, PyTorch's ``torch.distributed`` rank, TensorFlow's task under a
+    multi-worker strategy."""
+    impl = _impl()
+    return 0 if impl is None else impl.process_index()
+
+
+def process_count() -> int:
+    """How many processes the job has (1 alone)."""
+    impl = _impl()
+    return 1 if impl is None else impl.process_count()
+
+
+def all_equal(digest: bytes) -> bool:
+    """Whether every process of the job passed the same ``digest``. A collective: with more
+    than one process, every process must call it, or the job waits."""
+    impl = _impl()
+    return True if impl is None or process_count() == 1 else impl.all_equal(digest)
 
 
 def read_tf_dataset(dataset: Any, limit: int) -> tuple[Any, Any]:

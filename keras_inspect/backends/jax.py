@@ -13,6 +13,11 @@ the dependency is read from the objective's jaxpr instead.
 
 ``jax.jit`` traces once per input shape, so callers keep the row count fixed
 (:data:`FIXED_ROWS`).
+
+Across processes (``jax.distributed``), a replicated variable is a global array that one
+process cannot compute with alone; the passes, which run on process 0 only, take its local
+copy. A variable sharded across processes has no local copy: it is refused with an error the
+caller reports (a collective taken by one process only would hang the job).
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ import numpy as np
 
 __all__ = [
     "FIXED_ROWS",
+    "all_equal",
     "compile_function",
     "compile_gradient_function",
+    "process_count",
+    "process_index",
     "to_numpy",
     "unused_arguments",
 ]
@@ -51,16 +59,31 @@ def _stateless(fn: Callable, variables: list) -> Callable:
 
 
 def _values(variables: list) -> list:
-    return [variable.value for variable in variables]
+    return [_local(variable.value) for variable in variables]
+
+
+def _local(array: Any) -> Any:
+    """``array``, or its copy on a device of this process if it spans several processes."""
+    if not isinstance(array, jax.Array) or array.is_fully_addressable:
+        return array
+    if array.sharding.is_fully_replicated:
+        return array.addressable_data(0)
+    raise NotImplementedError(
+        f"a variable of shape {array.shape} is sharded across processes "
+        f"({array.sharding}); inspecting a model sharded across processes is not supported "
+        "yet (replicated weights and sharding over one process's devices are)"
+    )
 
 
 def compile_function(
     fn: Callable[[Any], Any], example: Any, variables: list, compiled: bool
 ) -> Callable[[Any], Any]:
-    """``jax.jit`` of ``fn`` with the variables as arguments (one trace per input shape)."""
+    """``jax.jit`` of ``fn`` with the variables as arguments (one trace per input shape);
+    eagerly, the same on the variables' local values."""
+    pure = _stateless(fn, variables)
     if not compiled:
-        return lambda x: fn(_tensors(x))
-    jitted = jax.jit(_stateless(fn, variables))
+        return lambda x: pure(_values(variables), _tensors(x))
+    jitted = jax.jit(pure)
     return lambda x: jitted(_values(variables), x)
 
 
@@ -101,9 +124,10 @@ def compile_gradient_function(
             gradients = {k: None if k in unused else g for k, g in gradients.items()}
         return reduce(outputs, gradients)
 
+    pure = _stateless(run, variables)
     if not compiled:
-        return lambda x: run(_tensors(x))
-    jitted = jax.jit(_stateless(run, variables))
+        return lambda x: pure(_values(variables), _tensors(x))
+    jitted = jax.jit(pure)
     return lambda x: jitted(_values(variables), x)
 
 
@@ -128,4 +152,23 @@ def unused_arguments(fn: Callable[[dict[str, Any]], Any], arguments: dict[str, A
 
 def to_numpy(tensor: Any) -> np.ndarray:
     """A JAX array (or NumPy value) as a NumPy array."""
-    return np.asarray(tensor)
+    return np.asarray(_local(tensor))
+
+
+def process_index() -> int:
+    """This process's index among the processes of a ``jax.distributed`` job (0 alone)."""
+    return int(jax.process_index())
+
+
+def process_count() -> int:
+    """How many processes the job has."""
+    return int(jax.process_count())
+
+
+def all_equal(digest: bytes) -> bool:
+    """Whether every process passed the same ``digest`` (a collective: all processes call it)."""
+    from jax.experimental import multihost_utils
+
+    mine = np.frombuffer(digest, dtype=np.uint8)
+    every = np.asarray(multihost_utils.process_allgather(mine))
+    return bool((every == mine).all())

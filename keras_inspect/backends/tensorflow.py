@@ -10,8 +10,11 @@ import tensorflow as tf
 
 __all__ = [
     "FIXED_ROWS",
+    "all_equal",
     "compile_function",
     "compile_gradient_function",
+    "process_count",
+    "process_index",
     "read_dataset",
     "to_numpy",
 ]
@@ -79,6 +82,39 @@ def compile_gradient_function(
 def to_numpy(tensor: Any) -> np.ndarray:
     """A tensor as a NumPy array."""
     return np.asarray(tensor.numpy() if hasattr(tensor, "numpy") else tensor)
+
+
+def _cluster() -> Any:
+    """The cluster resolver of a multi-worker strategy in scope, or None."""
+    resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
+    return resolver if resolver is not None and resolver.task_type else None
+
+
+def process_index() -> int:
+    """0 for the chief of a multi-worker strategy (worker 0 without a chief); else its place
+    after it. 0 without a multi-worker strategy (MirroredStrategy is one process)."""
+    resolver = _cluster()
+    if resolver is None:
+        return 0
+    chief = "chief" in resolver.cluster_spec().as_dict()
+    if resolver.task_type == "chief":
+        return 0
+    return int(resolver.task_id) + int(chief)
+
+
+def process_count() -> int:
+    """Chief and workers of a multi-worker strategy; 1 otherwise."""
+    resolver = _cluster()
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return len(spec.get("chief", [])) + len(spec.get("worker", []))
+
+
+def all_equal(digest: bytes) -> bool:
+    """Always true: without a collective that every worker is sure to take, nothing is
+    compared (Keras 3's fit does not run under a multi-worker strategy)."""
+    return True
 
 
 def read_dataset(dataset: Any, limit: int) -> tuple[Any, Any]:

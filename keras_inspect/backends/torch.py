@@ -18,8 +18,11 @@ import torch
 
 __all__ = [
     "FIXED_ROWS",
+    "all_equal",
     "compile_function",
     "compile_gradient_function",
+    "process_count",
+    "process_index",
     "to_numpy",
 ]
 
@@ -86,3 +89,26 @@ def to_numpy(tensor: Any) -> np.ndarray:
             tensor = tensor.float()
         return tensor.detach().cpu().numpy()
     return np.asarray(tensor)
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def process_index() -> int:
+    """This process's rank in an initialised ``torch.distributed`` group (0 otherwise)."""
+    return int(torch.distributed.get_rank()) if _distributed() else 0
+
+
+def process_count() -> int:
+    """The group's world size (1 without ``torch.distributed``)."""
+    return int(torch.distributed.get_world_size()) if _distributed() else 1
+
+
+def all_equal(digest: bytes) -> bool:
+    """Whether every process passed the same ``digest`` (a collective: all processes call it)."""
+    if not _distributed():
+        return True
+    every: list = [None] * process_count()
+    torch.distributed.all_gather_object(every, digest)
+    return all(d == digest for d in every)
