@@ -1,11 +1,14 @@
-"""More than one process: two JAX processes on 127.0.0.1 train data-parallel with the callback
-(``examples/multiprocess_jax.py``); each checkpoint is recorded once, with the values one
-process computes on the same weights, and a failing capture ends nobody's job."""
+"""More than one process or device: two JAX processes on 127.0.0.1 train data-parallel with the
+callback (``examples/multiprocess_jax.py``): each checkpoint is recorded once, with the values
+one process computes on the same weights, and neither a failing capture nor a configuration
+error leaves a process waiting; two torch.distributed ranks; a model sharded over two devices
+of one process; MirroredStrategy over two logical CPUs."""
 
 from __future__ import annotations
 
 import glob
 import os
+import socket
 import subprocess
 import sys
 
@@ -222,3 +225,57 @@ def test_mirrored_strategy_on_two_cpu_devices_records_single_device_values(tmp_p
         )
         compared += 1
     assert compared >= 20
+
+
+TORCH_RANK = """
+import sys
+rank, port, logdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import torch
+torch.distributed.init_process_group(
+    "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2
+)
+import keras
+import keras_inspect as ki
+from examples.multiprocess_jax import build_model, load_data
+keras.utils.set_random_seed(0)
+(x, y), _ = load_data()
+model = build_model()
+model.compile("adam", "sparse_categorical_crossentropy")
+own = {"train": (x[rank::2], y[rank::2])}  # each rank its own shard: told once
+inspector = ki.InspectCallback(logdir, own, projection="pca")
+model.fit(x[rank::2], y[rank::2], epochs=2, batch_size=64, verbose=0, callbacks=[inspector])
+inspector.wait(60)
+torch.distributed.destroy_process_group()
+print("rank", rank, "done", flush=True)
+"""
+
+
+def test_torch_distributed_ranks_are_found_and_rank_0_records(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, "-c", TORCH_RANK, str(rank), str(port), str(tmp_path)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = []
+    try:
+        for process in ranks:
+            outputs.append(process.communicate(timeout=TIMEOUT))
+    finally:
+        for process in ranks:
+            process.kill()
+    for rank, (process, (out, err)) in enumerate(zip(ranks, outputs, strict=True)):
+        assert process.returncode == 0 and f"rank {rank} done" in out, err[-3000:]
+    assert "passed different datasets" in outputs[0][1]  # said on rank 0 only
+    assert "passed different datasets" not in outputs[1][1]
+    assert len(glob.glob(str(tmp_path / "**" / "*tfevents*"), recursive=True)) == 1
+    assert sorted(ki.load(str(tmp_path)).step.unique()) == [0, 1]
