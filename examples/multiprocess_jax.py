@@ -87,10 +87,12 @@ def worker(args: argparse.Namespace) -> None:
     callbacks = [inspector]
     if args.inject_failure:
         callbacks.insert(0, failing_capture(inspector))
+    # Data parallel: this process's half of every global batch; model parallel: all of it.
+    share = slice(None) if args.model_parallel else slice(index, None, count)
     model.fit(
-        x[index::count],  # this process's half of every global batch
-        y[index::count],
-        batch_size=args.batch_size // count,
+        x[share],
+        y[share],
+        batch_size=args.batch_size if args.model_parallel else args.batch_size // count,
         epochs=args.epochs,
         verbose=0,
         callbacks=callbacks,
@@ -174,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="global batch")
     parser.add_argument("--quantities", default="standard")
     parser.add_argument("--layers", default=None, help="a regular expression of layer names")
+    parser.add_argument(
+        "--model-parallel",
+        action="store_true",
+        help="split each Dense layer's units over the processes instead of the batch",
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds for the job")
     parser.add_argument("--save-weights", default="", help="process 0 saves the final weights")
     parser.add_argument("--inject-failure", action="store_true", help=argparse.SUPPRESS)

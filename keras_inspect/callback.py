@@ -158,6 +158,10 @@ class InspectCallback(keras.callbacks.Callback):
         self.layer_pairs = check_layer_pairs(layer_pairs)
         self.process_index = check_process_index(process_index)
         self._writes: bool | None = None  # whether this process records (known at train begin)
+        # Whether every process must take part in the capture passes (weights sharded across
+        # processes: the passes are collectives); known when binding.
+        self._in_step = False
+        self._same_data = True
         self.guard = Guard(strict=strict)
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
@@ -228,8 +232,7 @@ class InspectCallback(keras.callbacks.Callback):
         """
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
             raise ConfigError(f"step must be a non-negative integer, got {step!r}.")
-        if not self._joined():
-            return  # another process records
+        writes = self._joined()
         if self._bound_model is None or self._bound_model is not self.model:
             if getattr(self, "_model", None) is None:
                 raise ConfigError(
@@ -245,6 +248,8 @@ class InspectCallback(keras.callbacks.Callback):
                 "When calling fit again, pass initial_epoch to continue the count.",
             )
             return
+        if not writes and not self._in_step:
+            return  # process 0 records
         started = time.perf_counter()
         # Only the capture passes need the model as it is now; the rest can wait its turn.
         summaries = self._capture_all(int(step))
@@ -252,10 +257,12 @@ class InspectCallback(keras.callbacks.Callback):
             return
         # Training goes on while the worker computes: kernels are copied now.
         kernels = {layer.name: kernel_copy(layer) for layer in self._binding.kernel_layers}
+        self._last_step = int(step)
+        if not writes:
+            return  # this process took its part in the passes; process 0 writes
         job = _Checkpoint(
             int(step), summaries, dict(logs or {}), time.perf_counter() - started, kernels
         )
-        self._last_step = int(step)
         self._sink.open()
         self._slow.open()
         if self._worker is None:
@@ -322,6 +329,7 @@ class InspectCallback(keras.callbacks.Callback):
                 index = backends.process_index()
             count = backends.process_count()
             same = count == 1 or backends.all_equal(digest(self.samples))
+            self._same_data = same
             self._writes = index == 0
             if not same and self._writes:
                 self.guard.warn_once(
@@ -333,6 +341,13 @@ class InspectCallback(keras.callbacks.Callback):
         return self._writes
 
     def _bind(self, model: keras.Model) -> None:
+        self._in_step = backends.process_count() > 1 and backends.spans_processes(model.variables)
+        if self._in_step and not self._same_data:
+            raise ConfigError(
+                f"model {model.name!r} is sharded across the processes of this job, so every "
+                "process takes part in the capture passes, but the processes passed different "
+                "datasets to InspectCallback; pass every process the same datasets."
+            )
         binding = bind(
             model,
             self.samples,

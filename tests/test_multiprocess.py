@@ -58,9 +58,14 @@ inspector.close()
 """
 
 
-def test_two_jax_processes_record_each_checkpoint_once_with_one_process_values(tmp_path):
+@pytest.mark.parametrize(
+    "split",
+    [[], ["--model-parallel"]],
+    ids=["data_parallel", "model_parallel"],  # weights replicated / sharded across processes
+)
+def test_two_jax_processes_record_each_checkpoint_once_with_one_process_values(tmp_path, split):
     logdir, weights = tmp_path / "job", tmp_path / "final.npz"
-    done = run(EXAMPLE, "--logdir", str(logdir), "--save-weights", str(weights))
+    done = run(EXAMPLE, "--logdir", str(logdir), "--save-weights", str(weights), *split)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "process 0 of 2: trained 3 epochs" in done.stdout
     assert "process 1 of 2: trained 3 epochs" in done.stdout

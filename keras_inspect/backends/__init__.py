@@ -30,6 +30,7 @@ __all__ = [
     "process_count",
     "process_index",
     "read_tf_dataset",
+    "spans_processes",
     "to_numpy",
 ]
 
@@ -146,6 +147,13 @@ def process_count() -> int:
     """How many processes the job has (1 alone)."""
     impl = _impl()
     return 1 if impl is None else impl.process_count()
+
+
+def spans_processes(variables: Sequence[Any]) -> bool:
+    """Whether some of ``variables`` are sharded across processes (not replicated): then every
+    process must take part in a pass over the model (its passes are collectives)."""
+    impl = _impl()
+    return bool(impl is not None and impl.spans_processes(list(variables)))
 
 
 def all_equal(digest: bytes) -> bool:

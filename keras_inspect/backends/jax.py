@@ -15,9 +15,11 @@ the dependency is read from the objective's jaxpr instead.
 (:data:`FIXED_ROWS`).
 
 Across processes (``jax.distributed``), a replicated variable is a global array that one
-process cannot compute with alone; the passes, which run on process 0 only, take its local
-copy. A variable sharded across processes has no local copy: it is refused with an error the
-caller reports (a collective taken by one process only would hang the job).
+process cannot compute with alone; the passes, which then run on process 0 only, take its local
+copy. When variables are sharded across processes (``keras.distribution.ModelParallel`` over
+several hosts) there is no local copy: every process calls the same compiled passes (SPMD) on
+the global arrays, with the inputs replicated and every output replicated, so that process 0
+reads the whole result from its own devices.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "compile_gradient_function",
     "process_count",
     "process_index",
+    "spans_processes",
     "to_numpy",
     "unused_arguments",
 ]
@@ -62,17 +65,47 @@ def _values(variables: list) -> list:
     return [_local(variable.value) for variable in variables]
 
 
+def _spanning(array: Any) -> bool:
+    """Whether ``array`` is sharded across processes (no process holds all of it)."""
+    return (
+        isinstance(array, jax.Array)
+        and not array.is_fully_addressable
+        and not array.sharding.is_fully_replicated
+    )
+
+
+def spans_processes(variables: list) -> bool:
+    """Whether some variable is sharded across processes."""
+    return any(_spanning(variable.value) for variable in variables)
+
+
 def _local(array: Any) -> Any:
-    """``array``, or its copy on a device of this process if it spans several processes."""
+    """``array``, or its copy on a device of this process if it spans several processes
+    replicated; a global array sharded across processes stays as it is (SPMD passes)."""
     if not isinstance(array, jax.Array) or array.is_fully_addressable:
         return array
     if array.sharding.is_fully_replicated:
         return array.addressable_data(0)
-    raise NotImplementedError(
-        f"a variable of shape {array.shape} is sharded across processes "
-        f"({array.sharding}); inspecting a model sharded across processes is not supported "
-        "yet (replicated weights and sharding over one process's devices are)"
-    )
+    return array
+
+
+def _spmd(variables: list) -> Callable[[Callable], Callable] | None:
+    """For variables sharded across processes: a wrapper that jits a pure function with its
+    inputs and outputs replicated over their mesh (every process calls it); else None."""
+    spanning = next((v.value for v in variables if _spanning(v.value)), None)
+    if spanning is None:
+        return None
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    replicated = NamedSharding(spanning.sharding.mesh, PartitionSpec())
+
+    def wrap(pure: Callable) -> Callable:
+        jitted = jax.jit(pure, out_shardings=replicated)
+        return lambda x: jitted(
+            [variable.value for variable in variables], jax.device_put(x, replicated)
+        )
+
+    return wrap
 
 
 def compile_function(
@@ -81,6 +114,9 @@ def compile_function(
     """``jax.jit`` of ``fn`` with the variables as arguments (one trace per input shape);
     eagerly, the same on the variables' local values."""
     pure = _stateless(fn, variables)
+    spmd = _spmd(variables)
+    if spmd is not None:  # eager or not, global arrays compute in a jit
+        return spmd(pure)
     if not compiled:
         return lambda x: pure(_values(variables), _tensors(x))
     jitted = jax.jit(pure)
@@ -125,6 +161,9 @@ def compile_gradient_function(
         return reduce(outputs, gradients)
 
     pure = _stateless(run, variables)
+    spmd = _spmd(variables)
+    if spmd is not None:  # eager or not, global arrays compute in a jit
+        return spmd(pure)
     if not compiled:
         return lambda x: pure(_values(variables), _tensors(x))
     jitted = jax.jit(pure)
@@ -151,7 +190,12 @@ def unused_arguments(fn: Callable[[dict[str, Any]], Any], arguments: dict[str, A
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
-    """A JAX array (or NumPy value) as a NumPy array."""
+    """A JAX array (or NumPy value) as a NumPy array. An array sharded across processes is
+    gathered: a collective, which every process calls (SPMD passes, kernel copies)."""
+    if _spanning(tensor):
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(tensor, tiled=True))
     return np.asarray(_local(tensor))
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "process_count",
     "process_index",
     "read_dataset",
+    "spans_processes",
     "to_numpy",
 ]
 
@@ -88,6 +89,11 @@ def _cluster() -> Any:
     """The cluster resolver of a multi-worker strategy in scope, or None."""
     resolver = getattr(tf.distribute.get_strategy(), "cluster_resolver", None)
     return resolver if resolver is not None and resolver.task_type else None
+
+
+def spans_processes(variables: list) -> bool:
+    """Always false: each process holds its weights whole (or as a strategy's replicas)."""
+    return False
 
 
 def process_index() -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "compile_gradient_function",
     "process_count",
     "process_index",
+    "spans_processes",
     "to_numpy",
 ]
 
@@ -93,6 +94,11 @@ def to_numpy(tensor: Any) -> np.ndarray:
 
 def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def spans_processes(variables: list) -> bool:
+    """Always false: each process holds its weights whole (or as a strategy's replicas)."""
+    return False
 
 
 def process_index() -> int:
