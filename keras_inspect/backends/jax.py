@@ -89,38 +89,30 @@ def _local(array: Any) -> Any:
     return array
 
 
-def _spmd(variables: list) -> Callable[[Callable], Callable] | None:
-    """For variables sharded across processes: a wrapper that jits a pure function with its
-    inputs and outputs replicated over their mesh (every process calls it); else None."""
+def _runner(fn: Callable, variables: list, compiled: bool) -> Callable[[Any], Any]:
+    """``x -> fn(x)`` with the variables' values mapped in: a ``jax.jit`` taking them as
+    arguments (one trace per input shape), or eagerly on their local values. When a variable
+    is sharded across processes, always a jit over the global arrays, with the inputs and every
+    output replicated over their mesh (every process calls it; each reads whole results)."""
+    pure = _stateless(fn, variables)
     spanning = next((v.value for v in variables if _spanning(v.value)), None)
-    if spanning is None:
-        return None
-    from jax.sharding import NamedSharding, PartitionSpec
+    if spanning is not None:
+        from jax.sharding import NamedSharding, PartitionSpec
 
-    replicated = NamedSharding(spanning.sharding.mesh, PartitionSpec())
-
-    def wrap(pure: Callable) -> Callable:
+        replicated = NamedSharding(spanning.sharding.mesh, PartitionSpec())
         jitted = jax.jit(pure, out_shardings=replicated)
-        return lambda x: jitted(
-            [variable.value for variable in variables], jax.device_put(x, replicated)
-        )
-
-    return wrap
+        return lambda x: jitted([v.value for v in variables], jax.device_put(x, replicated))
+    if not compiled:
+        return lambda x: pure(_values(variables), _tensors(x))
+    jitted = jax.jit(pure)
+    return lambda x: jitted(_values(variables), x)
 
 
 def compile_function(
     fn: Callable[[Any], Any], example: Any, variables: list, compiled: bool
 ) -> Callable[[Any], Any]:
-    """``jax.jit`` of ``fn`` with the variables as arguments (one trace per input shape);
-    eagerly, the same on the variables' local values."""
-    pure = _stateless(fn, variables)
-    spmd = _spmd(variables)
-    if spmd is not None:  # eager or not, global arrays compute in a jit
-        return spmd(pure)
-    if not compiled:
-        return lambda x: pure(_values(variables), _tensors(x))
-    jitted = jax.jit(pure)
-    return lambda x: jitted(_values(variables), x)
+    """``jax.jit`` of ``fn`` with the variables as arguments (see :func:`_runner`)."""
+    return _runner(fn, variables, compiled)
 
 
 def compile_gradient_function(
@@ -150,8 +142,7 @@ def compile_gradient_function(
                 added.add(key)
                 return tensor + taps[key]
 
-            goal, outputs = fn(inputs, tap)
-            return goal, outputs
+            return fn(inputs, tap)
 
         (_, outputs), grads = jax.value_and_grad(objective, has_aux=True)(zeros, x)
         gradients: dict[str, Any] = dict(grads)
@@ -160,14 +151,7 @@ def compile_gradient_function(
             gradients = {k: None if k in unused else g for k, g in gradients.items()}
         return reduce(outputs, gradients)
 
-    pure = _stateless(run, variables)
-    spmd = _spmd(variables)
-    if spmd is not None:  # eager or not, global arrays compute in a jit
-        return spmd(pure)
-    if not compiled:
-        return lambda x: pure(_values(variables), _tensors(x))
-    jitted = jax.jit(pure)
-    return lambda x: jitted(_values(variables), x)
+    return _runner(run, variables, compiled)
 
 
 def unused_arguments(fn: Callable[[dict[str, Any]], Any], arguments: dict[str, Any]) -> set[str]:
