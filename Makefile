@@ -22,7 +22,6 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[tensorflow-cpu,jax,test]' '$(TORCH)'
-	$(PY) -m tb_plugin.chart_bundle --optional
 
 demo: install
 	$(PY) examples/demo.py --logdir $(LOGDIR) --port $(PORT)

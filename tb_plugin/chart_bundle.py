@@ -1,4 +1,4 @@
-"""Which plotly.js the dashboard gets, and how the small one is fetched at set-up time.
+"""Which plotly.js the dashboard gets, and how the small one gets into the wheel.
 
 The ``plotly`` Python package ships the full plotly.js bundle (4.8 MB, every trace type, maps
 and WebGL included). Starting it costs the browser about 0.9 s of main-thread time on this
@@ -6,14 +6,21 @@ project's reference machine, almost half of the 2 s budget for opening the Inspe
 own *cartesian* bundle has every trace type the dashboard draws (scatter, bar, heatmap, image,
 histogram, box) and starts in about 0.3 s.
 
-The cartesian bundle is published on the npm registry only. ``python -m tb_plugin.chart_bundle``
-(run by ``make install``) downloads the pinned version, checks it against the registry's sha512
-integrity string recorded below, and stores it with its licence in ``tb_plugin/vendor/``, where
-the package data picks it up. When it is absent (the fetch failed, or the package was installed
-without that step) the plugin serves the full bundle from the ``plotly`` package instead: slower
-to start, same charts.
+The cartesian bundle is published on the npm registry only, so the build fetches it: the
+``build_py`` step of ``setup.py`` calls :func:`fetch`, which downloads the pinned version, checks
+it against the registry's sha512 integrity string recorded below and writes it with its licence
+into ``tb_plugin/vendor/`` of the build directory. The wheel carries it as package data, so
+``pip uninstall`` removes it; nothing is written next to an installed package at run time. An
+editable install (``pip install -e .``) writes the same files into the source tree's
+``tb_plugin/vendor/`` (git-ignored). Without the registry the build fails and says how to build
+without the bundle; a package built that way serves the full bundle from the ``plotly`` package
+instead: slower to start, same charts.
 
-This module imports nothing heavy: the plugin's loader reaches it.
+``python -m tb_plugin.chart_bundle`` says which bundle this installation serves;
+``--target DIR`` fetches and checks the cartesian bundle into DIR, as the build does.
+
+This module imports nothing heavy: the plugin's loader reaches it, and ``setup.py`` loads it by
+path before any dependency is installed.
 """
 
 from __future__ import annotations
@@ -58,8 +65,9 @@ def full_bundle_path() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise BundleError(
             "no plotly.js to serve: the 'plotly' Python package is not installed and "
-            f"{CARTESIAN_PATH} does not exist. Run `pip install plotly` or "
-            "`python -m tb_plugin.chart_bundle`."
+            f"{CARTESIAN_PATH} does not exist (this keras-inspect was built without it). Run "
+            "`pip install plotly`, or reinstall keras-inspect from a wheel built with the npm "
+            "registry reachable."
         )
     path = os.path.join(spec.submodule_search_locations[0], "package_data", "plotly.min.js")
     if not os.path.isfile(path):
@@ -152,20 +160,29 @@ def fetch(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=f"Fetch {NAME}@{VERSION} for the Inspect tab (see the module docstring)."
+        description="Say which plotly.js the Inspect tab serves, or fetch "
+        f"{NAME}@{VERSION} into a directory (see the module docstring)."
+    )
+    parser.add_argument(
+        "--target",
+        help="fetch and check the cartesian bundle into this directory (the build does this "
+        "for the wheel; an installed package is never written to)",
     )
     parser.add_argument(
         "--registry",
         default=os.environ.get("NPM_CONFIG_REGISTRY") or DEFAULT_REGISTRY,
         help="npm registry to download from (default: $NPM_CONFIG_REGISTRY or %(default)s)",
     )
-    parser.add_argument(
-        "--optional",
-        action="store_true",
-        help="on failure print a warning and exit 0 (the plugin then serves the full bundle)",
-    )
-    parser.add_argument("--target", default=VENDOR_DIR, help="directory to write to")
     args = parser.parse_args(argv)
+    if args.target is None:
+        try:
+            path = bundle_path()
+        except BundleError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        kind = f"{NAME}@{VERSION}" if has_cartesian() else "the full bundle of the plotly package"
+        print(f"the Inspect tab serves {kind}: {path}")
+        return 0
     if has_cartesian(args.target):
         print(f"{NAME}@{VERSION}: already in {args.target}")
         return 0
@@ -173,14 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in fetch(args.registry, args.target):
             print(f"wrote {path}")
     except BundleError as error:
-        print(f"warning: {error}", file=sys.stderr)
-        if args.optional:
-            print(
-                "warning: the Inspect tab will use the full plotly.js bundle from the 'plotly' "
-                "package (about 0.6 s slower to open)",
-                file=sys.stderr,
-            )
-            return 0
+        print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
 

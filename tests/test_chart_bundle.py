@@ -99,14 +99,30 @@ def test_without_the_cartesian_bundle_the_full_one_is_served(tmp_path):
     assert chart_bundle.bundle_path(str(tmp_path)) == full
 
 
-def test_the_command_line_fails_or_warns_when_the_registry_cannot_be_reached(tmp_path, capsys):
+def test_the_command_line_fetches_into_a_target_or_fails_saying_why(tmp_path, capsys, monkeypatch):
     missing = (tmp_path / "nowhere").as_uri()
     target = str(tmp_path / "vendor")
     assert chart_bundle.main(["--registry", missing, "--target", target]) == 1
     assert "could not download" in capsys.readouterr().err
-    assert chart_bundle.main(["--registry", missing, "--target", target, "--optional"]) == 0
-    assert "full plotly.js bundle" in capsys.readouterr().err
     assert not chart_bundle.has_cartesian(target)
+
+    blob = npm_tarball(GOOD)
+    registry = registry_with(tmp_path, blob)
+    monkeypatch.setattr(chart_bundle, "INTEGRITY", integrity_of(blob))
+    assert chart_bundle.main(["--registry", registry, "--target", target]) == 0
+    assert "wrote" in capsys.readouterr().out
+    # Once there, the files are not fetched again.
+    assert chart_bundle.main(["--registry", missing, "--target", target]) == 0
+    assert "already in" in capsys.readouterr().out
+
+
+def test_the_command_line_says_which_bundle_is_served(capsys):
+    # Never a download, and never a write into the installed package.
+    assert chart_bundle.main([]) == 0
+    out = capsys.readouterr().out
+    assert chart_bundle.bundle_path() in out
+    kind = chart_bundle.NAME if chart_bundle.has_cartesian() else "full bundle of the plotly"
+    assert kind in out
 
 
 def test_the_pinned_integrity_is_a_sha512():
@@ -119,5 +135,5 @@ def test_the_pinned_integrity_is_a_sha512():
 
 def test_without_either_bundle_the_error_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(chart_bundle.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(chart_bundle.BundleError, match=r"pip install plotly.*chart_bundle"):
+    with pytest.raises(chart_bundle.BundleError, match=r"pip install plotly.*npm registry"):
         chart_bundle.bundle_path(str(tmp_path))
