@@ -398,15 +398,15 @@ class InspectCallback(keras.callbacks.Callback):
             records.extend(self._computer.probe_records(features))
             records.extend(self._computer.weight_records(job.kernels))
             records.extend(self._model_records)
-            self._model_records = []
         timing["probes"] = time.perf_counter() - started - timing["statistics"]
         mark = time.perf_counter()
-        self._sink.write_checkpoint(
+        if self._sink.write_checkpoint(
             job.step,
             records,
             job.logs,
             lambda: job.capture_seconds + time.perf_counter() - started,
-        )
+        ):
+            self._model_records = []  # kept until a checkpoint is on disk (not on a full one)
         timing["write"] = time.perf_counter() - mark
         self._slow.offer(job.step, self.samples, job.summaries)
         timing["total"] = job.capture_seconds + time.perf_counter() - started

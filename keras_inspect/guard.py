@@ -1,14 +1,28 @@
-"""Failure isolation: a quantity that raises is reported once and skipped, training goes on."""
+"""Failure isolation: a quantity that raises is reported once and skipped, training goes on.
+
+File-system failures (``OSError``) are not a quantity's: they pass through
+:meth:`Guard.running` when asked to (``passes``) and are reported once per cause by whoever
+writes (:mod:`keras_inspect.sink`), with :func:`os_error_cause` naming the cause.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from keras_inspect.errors import QuantityError
 
-__all__ = ["Guard", "InspectWarning", "LeftOutWarning", "say_left_out"]
+__all__ = [
+    "Guard",
+    "InspectWarning",
+    "LeftOutWarning",
+    "os_error_cause",
+    "say_left_out",
+    "say_os_error_once",
+]
 
 
 class InspectWarning(UserWarning):
@@ -41,10 +55,21 @@ class Guard:
         self.reported: set[tuple[str, str, str]] = set()
 
     @contextmanager
-    def running(self, quantity: str, dataset: str = "", layer: str = "") -> Iterator[None]:
-        """Context in which ``quantity`` for (dataset, layer) is computed."""
+    def running(
+        self,
+        quantity: str,
+        dataset: str = "",
+        layer: str = "",
+        passes: tuple[type[BaseException], ...] = (),
+    ) -> Iterator[None]:
+        """Context in which ``quantity`` for (dataset, layer) is computed.
+
+        Exceptions of the types in ``passes`` are not the quantity's: they go through.
+        """
         try:
             yield
+        except passes:
+            raise
         except Exception as error:
             if self.strict:
                 raise QuantityError(
@@ -62,3 +87,46 @@ class Guard:
         if key not in self.reported:
             self.reported.add(key)
             warnings.warn(message, InspectWarning, stacklevel=3)
+
+
+def os_error_cause(error: BaseException) -> tuple[str, str]:
+    """What went wrong with the file system: (a short key for "said once", words for people).
+
+    The key is the errno's name (``ENOSPC``), ``not a folder`` for a path that should be a
+    folder but is a file, or the exception's type when it carries no errno.
+
+    Example:
+        >>> os_error_cause(OSError(errno.ENOSPC, "No space left on device"))
+        ('ENOSPC', 'no space left on device (ENOSPC)')
+    """
+    code = getattr(error, "errno", None)
+    where = getattr(error, "filename", None)
+    if code in (errno.EEXIST, errno.ENOTDIR) and where is not None:
+        # os.makedirs(<log_dir>/inspect) where a file stands: "File exists" says too little.
+        return "not a folder", f"{where} (or a folder above it) is a file, not a folder"
+    if isinstance(code, int) and code in errno.errorcode:
+        name = errno.errorcode[code]
+        text = os.strerror(code)
+        text = text[:1].lower() + text[1:]
+        return name, f"{text} ({name})" + (f": {where}" if where is not None else "")
+    return type(error).__name__, f"{type(error).__name__}: {error}"
+
+
+def say_os_error_once(error: OSError, thread: str, said: set[str]) -> None:
+    """Warn that work on a background ``thread`` stopped at ``error``, once per cause.
+
+    The last line of defence of the worker and the slow lanes: writing reports its own
+    failures (:mod:`keras_inspect.sink`), so this only speaks for an ``OSError`` that came
+    from elsewhere in their work. ``said`` holds the causes already told.
+    """
+    key, cause = os_error_cause(error)
+    if key in said:
+        return
+    said.add(key)
+    warnings.warn(
+        f"keras_inspect: work on the {thread!r} thread stopped at a file-system error ({cause}) "
+        "and the rest of that checkpoint's work there is skipped. Training goes on and the "
+        "next checkpoint is processed; later errors of this kind are not reported.",
+        InspectWarning,
+        stacklevel=2,
+    )

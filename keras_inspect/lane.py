@@ -12,8 +12,12 @@ the last few jobs queue up).
 The thread can run at the lowest CPU priority (where the OS allows it), taking the cores only
 when training leaves them idle. It is not a daemon: after :meth:`Lane.finish` it ends when the
 last job is done, and a script's interpreter waits for that at exit rather than losing work.
-An exception in a job (only ``strict=True`` or a broken writer lets one escape the quantities'
-own isolation) is kept and re-raised by the next :meth:`Lane.offer` or :meth:`Lane.drain`.
+An exception in a job (one that escaped the quantities' own isolation: a bug) is kept and
+re-raised by the next :meth:`Lane.offer` or :meth:`Lane.drain`; an ``OSError`` on the lane's
+thread is not (a file system's failure never reaches training): it is said once per cause as
+an :class:`~keras_inspect.guard.InspectWarning` and the next job runs. Writing reports its own
+failures (:mod:`keras_inspect.sink`); this is the last line of defence. A lane that is not
+asynchronous (``strict=True``) raises every failure inside :meth:`Lane.offer`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from keras_inspect.guard import say_os_error_once
 
 __all__ = ["Lane"]
 
@@ -68,6 +74,7 @@ class Lane:
         self._thread: threading.Thread | None = None
         self._finishing = False
         self._error: BaseException | None = None
+        self._said: set[str] = set()  # causes of OSErrors already told
         self.done: list[int] = []  # steps finished, in order
         self.skipped: list[int] = []  # steps replaced by a newer one before their turn
 
@@ -160,6 +167,11 @@ class Lane:
                 if self._error is None:
                     self._run(job)
                     self.done.append(job.step)
+            except OSError as error:
+                try:
+                    say_os_error_once(error, self._name, self._said)
+                except BaseException as raised:  # warnings made errors: the caller's to see
+                    self._error = raised
             except BaseException as error:  # kept for the training thread, never lost
                 self._error = error
             finally:

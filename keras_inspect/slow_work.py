@@ -9,6 +9,11 @@ they fall two checkpoints behind, the worker waits, as it does for the other qua
 end, :meth:`SlowWork.close` waits at most :data:`GRACE` seconds for either; what is still
 running is finished on its thread and written when done (a script's interpreter waits for it
 at exit), and a warning says so.
+
+The lanes write through the run's :class:`~keras_inspect.sink.RecordSink` like the worker: a
+file-system failure loses that step's slow records only, is said once per cause, and the next
+write tries again; an ``OSError`` on a lane's thread never reaches training
+(:mod:`keras_inspect.lane`).
 """
 
 from __future__ import annotations

@@ -3,9 +3,14 @@
 The training thread hands over a checkpoint's captured activations and goes on; the worker
 computes the quantities and writes them. The queue holds at most one waiting checkpoint, so
 memory stays bounded by two checkpoints' activations however fast training is: a training
-thread that gets ahead waits in :meth:`Worker.submit`. An exception in the worker (only
-``strict=True`` or a broken writer lets one escape the quantities' own isolation) is kept and
-re-raised on the training thread at the next :meth:`submit` or at :meth:`drain`.
+thread that gets ahead waits in :meth:`Worker.submit`. An exception in the worker (one that
+escaped the quantities' own isolation: a bug) is kept and re-raised on the training thread at
+the next :meth:`submit` or at :meth:`drain`.
+
+An ``OSError`` is the exception: a file system's failure never reaches training. The writer
+reports its own (:mod:`keras_inspect.sink`); one that escapes anyway is said once per cause as
+an :class:`~keras_inspect.guard.InspectWarning`, and the next item is processed. There is no
+worker with ``strict=True`` (checkpoints are processed inline, where failures are raised).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import queue
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from keras_inspect.guard import say_os_error_once
 
 __all__ = ["Worker"]
 
@@ -41,6 +48,7 @@ class Worker:
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._said: set[str] = set()  # causes of OSErrors already told
 
     def submit(self, item: Any) -> None:
         """Queue ``item``; waits while the previous item is still waiting to be processed."""
@@ -74,10 +82,18 @@ class Worker:
                     return
                 if self._error is None:
                     self._process(item)
+            except OSError as error:
+                self._say(error)
             except BaseException as error:  # kept for the training thread, never lost
                 self._error = error
             finally:
                 self._queue.task_done()
+
+    def _say(self, error: OSError) -> None:
+        try:
+            say_os_error_once(error, self._name, self._said)
+        except BaseException as raised:  # warnings made errors: then the caller's to see
+            self._error = raised
 
     def _raise_pending(self) -> None:
         error, self._error = self._error, None

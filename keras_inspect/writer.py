@@ -24,6 +24,11 @@ float16 halves the bytes of matrices and histograms, which keeps a checkpoint ne
 budget of the spec; an array with a value beyond float16's range (65504) is stored as float32
 instead of turning into inf. Scalars are float32 because the Rust data server drops float64
 scalar series.
+
+A writer whose file system fails (an ``OSError`` from opening, writing or flushing; remote
+errors are raised as ``OSError`` too) keeps what its last successful :meth:`InspectWriter.flush`
+wrote, closes itself and re-raises: its idea of which tags already carry their metadata no
+longer matches the file, so writing goes on with a new writer, i.e. a new event file.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import numpy as np
@@ -43,10 +50,9 @@ from tensorboard.compat.proto import (
 )
 from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util.tensor_util import make_tensor_proto
 
-from keras_inspect.eventfile import EventFile
+from keras_inspect.eventfile import EventFile, RemoteEventFile
 from tb_plugin.metadata import (
     PART_MIN_SIZE,
     PART_POINTS,
@@ -84,7 +90,7 @@ class InspectWriter:
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
         self._log_dir = os.fspath(log_dir)
         self._dir = os.path.join(self._log_dir, RUN_SUBDIR)
-        self._writer: EventFile | EventFileWriter | None = None
+        self._writer: EventFile | RemoteEventFile | None = None
         self._closed = False
         self._lock = threading.Lock()
         # tag -> (plugin name, last step): metadata goes on the first event only, and a tag
@@ -195,19 +201,56 @@ class InspectWriter:
         self._add(step, tag, tensor, metadata, scalar_metadata.PLUGIN_NAME)
 
     def flush(self) -> None:
-        """Writes everything recorded so far to disk (call it after each checkpoint)."""
+        """Writes everything recorded so far to disk (call it after each checkpoint).
+
+        Raises:
+            OSError: If the file system fails; the events since the last flush are dropped
+                (see the module docstring) and the writer is closed.
+        """
         with self._lock:
             if self._writer is not None and not self._closed:
-                self._writer.flush()
+                with self._failing_closes():
+                    self._writer.flush()
 
     def close(self) -> None:
-        """Flushes and closes the event file; calling it again does nothing."""
+        """Flushes and closes the event file; calling it again does nothing.
+
+        Raises:
+            OSError: If the last flush fails; the writer is closed all the same.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             if self._writer is not None:
-                self._writer.close()
+                writer, self._writer = self._writer, None
+                writer.close()
+
+    def lost(self) -> bool:
+        """Whether the open event file was deleted or replaced (or its folder) since it was
+        opened; writes to it would vanish. Always False for remote directories."""
+        with self._lock:
+            return self._writer is not None and self._writer.lost()
+
+    def abandon(self) -> None:
+        """Closes the writer, dropping events not flushed yet; never raises."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        self._closed = True
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abandon()
+
+    @contextmanager
+    def _failing_closes(self) -> Iterator[None]:
+        """An ``OSError`` inside closes the writer (the caller holds the lock)."""
+        try:
+            yield
+        except OSError:
+            self._drop()
+            raise
 
     def __enter__(self) -> InspectWriter:
         return self
@@ -288,16 +331,17 @@ class InspectWriter:
             event = event_pb2.Event(
                 wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value])
             )
-            if self._writer is None:
-                self._writer = _open_events(self._dir)
-            self._writer.add_event(event)
+            with self._failing_closes():
+                if self._writer is None:
+                    self._writer = _open_events(self._dir)
+                self._writer.add_event(event)
             self._tags[tag] = (plugin_name, step)
 
 
-def _open_events(directory: str) -> EventFile | EventFileWriter:
+def _open_events(directory: str) -> EventFile | RemoteEventFile:
     # Remote file systems (gs://, s3://) go through TensorBoard's writer and its gfile layer.
     if "://" in directory:
-        return EventFileWriter(directory, max_queue_size=4096)
+        return RemoteEventFile(directory)
     return EventFile(directory)
 
 

@@ -46,13 +46,44 @@ def test_the_newest_waiting_job_replaces_the_older_one_and_finish_ends_the_threa
 
 def test_a_failure_is_raised_once_on_the_next_call():
     def run(job):
-        raise OSError("disk full")
+        raise RuntimeError("broken")
 
     lane = Lane(run, "test-lane")
     lane.offer(Job(0))
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RuntimeError, match="broken"):
         lane.drain(timeout=30)
     assert lane.drain(timeout=30)  # raised once
+
+
+def test_an_os_error_is_said_once_and_the_lane_goes_on():
+    import errno
+
+    import keras_inspect as ki
+
+    done = []
+
+    def run(job):
+        if job.step < 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        done.append(job.step)
+
+    lane = Lane(run, "test-lane", keep_all=True)
+    with pytest.warns(ki.InspectWarning, match="'test-lane' thread stopped at a file-system") as w:
+        for step in range(3):
+            lane.offer(Job(step))
+        lane.finish()
+        assert lane.drain(timeout=30)  # not raised
+    assert len(w) == 1
+    assert done == [2]
+
+
+def test_an_os_error_is_raised_inline_when_not_asynchronous():
+    def run(job):
+        raise OSError("disk full")
+
+    lane = Lane(run, "test-lane", asynchronous=False)
+    with pytest.raises(OSError, match="disk full"):
+        lane.offer(Job(0))
 
 
 def test_inline_when_not_asynchronous():

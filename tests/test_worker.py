@@ -60,3 +60,32 @@ def test_a_failure_is_raised_on_the_callers_thread_once():
         worker.drain()
     worker.submit("good")
     worker.stop()
+
+
+def test_an_os_error_is_said_once_per_cause_and_never_raised():
+    import errno
+
+    import keras_inspect as ki
+
+    done = []
+
+    def process(item):
+        if item in ("full", "full again"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if item == "read-only":
+            raise PermissionError(errno.EACCES, "Permission denied", "/logs/run/inspect")
+        done.append(item)
+
+    worker = Worker(process, name="ki-test")
+    with pytest.warns(ki.InspectWarning) as caught:
+        for item in ("full", "a", "full again", "read-only", "b"):
+            worker.submit(item)
+        worker.drain()  # nothing raised here
+        worker.stop()
+    said = [str(w.message) for w in caught]
+    assert len(said) == 2, said
+    assert "'ki-test' thread stopped at a file-system error (no space left" in said[0]
+    assert "(no space left on device (ENOSPC))" in said[0]
+    assert "permission denied (EACCES): /logs/run/inspect" in said[1]
+    assert "Training goes on" in said[0]
+    assert done == ["a", "b"]  # the items after a failure are processed

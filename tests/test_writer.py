@@ -377,3 +377,109 @@ def test_tensorboard_inspect_lists_the_tags(tmp_path):
         "confusion_matrix/test1",
     ):
         assert tag in result.stdout.split(), tag
+
+
+def test_a_failed_flush_keeps_what_was_flushed_and_a_new_writer_goes_on(tmp_path, monkeypatch):
+    import errno
+
+    import keras_inspect as ki
+    from keras_inspect import eventfile
+
+    big = np.arange(PART_MIN_SIZE + 1, dtype=np.float32)  # a series written in parts
+    full = {"on": False}
+    real = eventfile._write_all
+
+    def write_all(fd, data):
+        if full["on"]:
+            real(fd, data[: len(data) // 3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(eventfile, "_write_all", write_all)
+
+    def checkpoint(writer, step):
+        writer.write(step, "neuron_mean", big, dataset="train", layer="wide")
+        writer.write(step, "model_auc", 0.5, dataset="train")
+        if step >= 2:  # a tag first written in the failing flush
+            writer.write(step, "layer_std", 0.5, dataset="train", layer="wide")
+        writer.write_scalar(step, keras_log_tag("loss"), 1.0)
+        writer.flush()
+
+    writer = InspectWriter(tmp_path)
+    for step in (0, 1):
+        checkpoint(writer, step)
+    full["on"] = True
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint(writer, 2)
+    assert repr(writer).endswith("closed)")
+    with pytest.raises(RuntimeError, match="is closed"):
+        writer.write(3, "model_auc", 0.5, dataset="train")
+    full["on"] = False
+    with InspectWriter(tmp_path) as again:
+        for step in (3, 4):
+            checkpoint(again, step)
+    frame = ki.load(tmp_path)
+    for quantity in ("neuron_mean", "model_auc", "loss"):
+        assert sorted(frame[frame.quantity == quantity].step) == [0, 1, 3, 4], quantity
+    assert sorted(frame[frame.quantity == "layer_std"].step) == [3, 4]  # its metadata again
+    # The parts of the big series: one per writer, each tag with its own metadata.
+    base = make_tag("neuron_mean", "train", "wide")
+    assert {v.tag for _, _, v in _values(tmp_path) if "wide" in v.tag and "neuron" in v.tag} == {
+        part_tag(base, 0),
+        part_tag(base, 3),
+    }
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    multiplexer.Reload()
+    assert [e.step for e in multiplexer.Tensors("inspect", part_tag(base, 3))] == [3, 4]
+    assert [e.step for e in multiplexer.Tensors("inspect", keras_log_tag("loss"))] == [0, 1, 3, 4]
+
+
+def test_a_deleted_folder_is_noticed_and_abandon_never_raises(tmp_path):
+    import shutil
+
+    writer = InspectWriter(tmp_path)
+    assert not writer.lost()  # no file yet
+    writer.write(0, "model_auc", 0.5, dataset="train")
+    writer.flush()
+    assert not writer.lost()
+    shutil.rmtree(tmp_path / "inspect")
+    assert writer.lost()
+    writer.abandon()
+    writer.abandon()
+    assert not writer.lost()
+
+
+def test_remote_directories_go_through_tensorboards_writer_and_fail_as_os_errors(monkeypatch):
+    from keras_inspect import eventfile
+
+    class FakeEventFileWriter:  # stands in for gs:// through gfile
+        instances = []
+
+        def __init__(self, directory, max_queue_size):
+            self.directory, self.events, self.broken = directory, [], False
+            self.instances.append(self)
+
+        def add_event(self, event):
+            self.events.append(event)
+
+        def flush(self):
+            if self.broken:
+                raise RuntimeError("503 Service Unavailable")
+
+        def close(self):
+            self.flush()
+
+    monkeypatch.setattr(eventfile, "EventFileWriter", FakeEventFileWriter)
+    writer = InspectWriter("gs://bucket/run")
+    writer.write(0, "model_auc", 0.5, dataset="test1")
+    writer.flush()
+    (remote,) = FakeEventFileWriter.instances
+    assert remote.directory == "gs://bucket/run/inspect"
+    assert [e.step for e in remote.events] == [0]
+    assert not writer.lost()
+    remote.broken = True
+    writer.write(1, "model_auc", 0.5, dataset="test1")
+    with pytest.raises(OSError, match="RuntimeError: 503 Service Unavailable"):
+        writer.flush()
+    writer.close()  # closed by the failure; nothing raised
