@@ -31,7 +31,7 @@ from keras_inspect.checkpoint_maps import (
     rows_wanted,
 )
 from keras_inspect.config import drop, say, task_for
-from keras_inspect.datasets import Sample
+from keras_inspect.datasets import Sample, frame_columns
 from keras_inspect.errors import ConfigError
 from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
 from keras_inspect.guard import Guard, say_left_out
@@ -90,6 +90,7 @@ def bind(
     quantities: tuple[str, ...],
     explicit: bool,
     feature_groups: dict[str, Any] | None,
+    feature_names: tuple[str, ...] | None = None,
     output: int | str | None,
     layer_pairs: tuple[tuple[str, str], ...] | None,
     seed: int,
@@ -112,7 +113,9 @@ def bind(
     groups: list[FeatureGroup] = []
     if "feature_saliency" in quantities:
         head = take_rows(next(iter(samples.values())).x, slice(0, 2))
-        groups = resolve_feature_groups(model, head, feature_groups)
+        groups = resolve_feature_groups(
+            model, head, feature_groups, feature_names, frame_columns(samples)
+        )
         if not groups:
             quantities = _drop(
                 quantities,

@@ -17,6 +17,7 @@ from keras_inspect.bind import Binding, bind, kernel_copy
 from keras_inspect.checkpoint import Record
 from keras_inspect.config import (
     check_batch_size,
+    check_feature_names,
     check_labels,
     check_layer_pairs,
     check_layer_spec,
@@ -76,6 +77,13 @@ class InspectCallback(keras.callbacks.Callback):
             model input and one per Embedding layer (its output stands for the ids fed to
             it); or a dict of group name -> a list of column indices of the only input, an
             input or layer name, or ``(name, [columns])``. Checked when training starts.
+            A model whose only input is a 2-D float matrix (a table) gets one group per column
+            by default, up to 64 columns (a wider one is one group, said once).
+        feature_names: names of the table's columns, one string per column in order (e.g.
+            ``list(df.columns)`` or scikit-learn's ``data.feature_names``): the default groups
+            are named by them instead of ``input[3]``, at any width. A DataFrame ``x`` names
+            them by its columns without it. Not with ``feature_groups``; its length is checked
+            against the input's width when training starts.
         seed: seeds sampling, row sub-sampling and probes.
         output: which model output is scored for a multi-output model (index or name; the
             first by default); labels refer to that output.
@@ -118,6 +126,7 @@ class InspectCallback(keras.callbacks.Callback):
         at: Sequence[int] | None = None,
         max_samples: int = 2048,
         feature_groups: dict[str, Any] | None = None,
+        feature_names: Sequence[str] | None = None,
         seed: int = 0,
         output: int | str | None = None,
         layer_pairs: Sequence[tuple[str, str]] | None = None,
@@ -153,6 +162,7 @@ class InspectCallback(keras.callbacks.Callback):
         self.max_samples = max_samples
         self.batch_size = check_batch_size(batch_size)
         self.feature_groups = feature_groups
+        self.feature_names = check_feature_names(feature_names, feature_groups)
         self.seed = seed
         self.output = check_output(output)
         self.layer_pairs = check_layer_pairs(layer_pairs)
@@ -355,6 +365,7 @@ class InspectCallback(keras.callbacks.Callback):
             quantities=self.quantities,
             explicit=self._explicit,
             feature_groups=self.feature_groups,
+            feature_names=self.feature_names,
             output=self.output,
             layer_pairs=self.layer_pairs,
             seed=self.seed,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from tb_plugin import metadata
 __all__ = [
     "check_batch_size",
     "check_classes",
+    "check_feature_names",
     "check_labels",
     "check_layer_pairs",
     "check_layer_spec",
@@ -81,6 +83,48 @@ def supported_by_backend(quantities: tuple[str, ...], explicit: bool) -> tuple[s
         f"KERAS_BACKEND={backend!r} (set KERAS_BACKEND to one of them to get them)"
     )
     return tuple(drop(list(quantities), NEEDS_GRADIENTS, explicit, reason))
+
+
+def check_feature_names(feature_names: Any, feature_groups: Any = None) -> tuple[str, ...] | None:
+    """``feature_names`` as a tuple of distinct non-empty strings, or ConfigError.
+
+    Any ordered collection works (a list, ``df.columns``, scikit-learn's ``data.feature_names``
+    array); a single string or a set does not. They name the per-column default groups of
+    ``feature_saliency``, so they exclude ``feature_groups`` (which names its own groups); the
+    count is checked against the input's width when training starts.
+    """
+    if feature_names is None:
+        return None
+    example = "e.g. feature_names=list(df.columns) or load_breast_cancer().feature_names"
+    if isinstance(feature_names, str | bytes | set | frozenset | dict) or not hasattr(
+        feature_names, "__len__"
+    ):
+        raise ConfigError(
+            f"feature_names must be None or a list of column names (one string per column of "
+            f"the model's input, in order), got {type(feature_names).__name__} "
+            f"{feature_names!r:.80}; {example}."
+        )
+    names = list(feature_names)
+    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if not names or bad:
+        got = f"non-string or blank names {bad[:3]!r}" if bad else "an empty list"
+        raise ConfigError(
+            f"feature_names must hold one non-empty string per input column, got {got}; "
+            f"{example} (convert other labels with [str(n) for n in names])."
+        )
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise ConfigError(
+            f"feature_names names {repeated[:5]} more than once; each column needs its own "
+            "name, since each becomes a feature group of its own. Rename the duplicates."
+        )
+    if feature_groups is not None:
+        raise ConfigError(
+            "feature_names and feature_groups were both given, but feature_names names the "
+            "per-column default groups that feature_groups replaces. Pass one of them: "
+            "feature_names=[...] for a group per column, or feature_groups={'name': [columns]}."
+        )
+    return tuple(str(n) for n in names)
 
 
 def check_output(output: Any) -> int | str | None:

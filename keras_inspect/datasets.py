@@ -3,7 +3,8 @@
 A dataset is given as ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` (the weight is ignored),
 where ``x`` is an array, a list/tuple of arrays or a dict of arrays (multi-input models), or as a
 ``tf.data.Dataset`` yielding the same structures. Labels may be binary, integer classes, one-hot,
-continuous or absent.
+continuous or absent. A pandas DataFrame ``x`` becomes an array; its column names are kept
+(:attr:`Sample.columns`) to name the per-column feature groups of ``feature_saliency``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import numpy as np
 
 from keras_inspect.errors import ConfigError
 
-__all__ = ["LabelKind", "Sample", "digest", "infer_label_kind", "prepare_datasets", "take"]
+__all__ = [
+    "LabelKind",
+    "Sample",
+    "digest",
+    "frame_columns",
+    "infer_label_kind",
+    "prepare_datasets",
+    "take",
+]
 
 # How many rows of a tf.data.Dataset are read before sampling: bounds memory and time for
 # datasets that are huge or repeat forever.
@@ -42,12 +51,15 @@ class Sample:
         x: inputs for the rows, in the structure the user gave (array, list or dict of arrays).
         y: labels for the rows as given (one-hot kept as is), or ``None``.
         rows: indices of the chosen rows in the user's data (``None`` for a tf.data.Dataset).
+        columns: the column names of a pandas DataFrame ``x`` (``None`` for other inputs, or
+            when its labels are not distinct non-empty strings, e.g. a default RangeIndex).
     """
 
     name: str
     x: Any
     y: np.ndarray | None
     rows: np.ndarray | None = None
+    columns: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(_leaves(self.x)[0])
@@ -88,7 +100,30 @@ def prepare_datasets(datasets: Any, max_samples: int, seed: int) -> dict[str, Sa
         label = f"datasets[{name!r}]"
         x, y = _split(data, label, max_samples, seed)
         samples[name] = _sample(name, x, y, label, max_samples, seed)
+    frame_columns(samples)
     return samples
+
+
+def frame_columns(samples: dict[str, Sample]) -> tuple[str, ...] | None:
+    """The column names shared by the datasets given as DataFrames (``None`` if there are none).
+
+    Raises:
+        ConfigError: two DataFrames name their columns differently: the model reads columns by
+            position, so one of them feeds it the wrong columns.
+    """
+    named = [(name, s.columns) for name, s in samples.items() if s.columns is not None]
+    for name, columns in named[1:]:
+        first, expected = named[0]
+        if columns != expected:
+            pairs = enumerate(zip(columns, expected, strict=False))
+            at = next((i for i, (a, b) in pairs if a != b), min(len(columns), len(expected)))
+            raise ConfigError(
+                f"datasets[{name!r}] x is a DataFrame whose columns differ from those of "
+                f"datasets[{first!r}] from column {at} on ({list(columns[at : at + 3])} vs "
+                f"{list(expected[at : at + 3])}); the model reads columns by position. Pass "
+                f"the same columns in the same order, e.g. x_{name}[x_{first}.columns]."
+            )
+    return named[0][1] if named else None
 
 
 def infer_label_kind(y: np.ndarray | None) -> str:
@@ -130,6 +165,7 @@ def _split(data: Any, label: str, max_samples: int, seed: int) -> tuple[Any, Any
 
 
 def _sample(name: str, x: Any, y: Any, label: str, max_samples: int, seed: int) -> Sample:
+    columns = _column_names(x)
     x = _as_arrays(x, f"{label} x")
     lengths = {len(a) for a in _leaves(x)}
     if len(lengths) > 1:
@@ -169,7 +205,16 @@ def _sample(name: str, x: Any, y: Any, label: str, max_samples: int, seed: int) 
         rows = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
         x = take(x, rows)
         y = None if y is None else y[rows]
-    return Sample(name, x, y, rows)
+    return Sample(name, x, y, rows, columns)
+
+
+def _column_names(x: Any) -> tuple[str, ...] | None:
+    """A DataFrame's column names, when they are distinct non-empty strings."""
+    if not (type(x).__module__.startswith("pandas") and hasattr(x, "columns")):
+        return None
+    names = tuple(x.columns)
+    named = all(isinstance(n, str) and n.strip() for n in names)
+    return names if named and len(set(names)) == len(names) else None
 
 
 def _as_arrays(x: Any, label: str) -> Any:

@@ -116,18 +116,22 @@ def finite_difference_delta(model, layer_name, z, rows=2):
 def test_gradients_match_finite_differences(build, shape, layer):
     model = build()
     x = np.random.default_rng(0).normal(size=(6, *shape))
-    [group] = resolve_feature_groups(model, x, None)
+    groups = resolve_feature_groups(model, x, None)
+    # the dense model's table gets a group per column; they share the input's gradient
+    assert len(groups) == (shape[0] if len(shape) == 1 else 1)
+    [key] = {group.key for group in groups}
+    source = groups[0].source
     capture = Capture(
         model,
         [model.get_layer(layer)],
-        plan=GradientPlan(sources=(group.key,), saliency_samples=2),
+        plan=GradientPlan(sources=(key,), saliency_samples=2),
         batch_size=4,  # two batches: the sums are merged
     )
     summary = capture.summarize(x)
     numeric = finite_difference_inputs(model, x, rows=len(x))
     # feature saliency sums |d output / d input| over samples and all but the last axis
     expected = np.abs(numeric).reshape(-1, numeric.shape[-1]).sum(axis=0)
-    np.testing.assert_allclose(summary.sources[group.key], expected, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(summary.sources[key], expected, rtol=RTOL, atol=ATOL)
     # filter importance sums |d output / d pre-activation| over samples and positions
     z = models.linear_twin(model.get_layer(layer), x)
     delta = finite_difference_delta(model, layer, z, rows=len(x))
@@ -135,10 +139,8 @@ def test_gradients_match_finite_differences(build, shape, layer):
     np.testing.assert_allclose(summary.layers[layer].importance, expected, rtol=RTOL, atol=ATOL)
     # the input saliency maps of the small pass: |d output / d input| of the first two rows
     maps, inputs = capture.input_saliency(x, 2)
-    np.testing.assert_allclose(
-        maps["output"][group.source], np.abs(numeric[:2]), rtol=RTOL, atol=ATOL
-    )
-    np.testing.assert_allclose(inputs[group.source], x[:2], rtol=1e-6)
+    np.testing.assert_allclose(maps["output"][source], np.abs(numeric[:2]), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(inputs[source], x[:2], rtol=1e-6)
     assert not summary.no_gradient
 
 
@@ -147,8 +149,8 @@ def test_layer_input_saliency_is_the_gradient_of_the_layer_sum():
     x = np.random.default_rng(1).normal(size=(4, 5))
     capture = Capture(model, [model.get_layer("hidden")], plan=GradientPlan(saliency_samples=1))
     capture.probe(x)
-    [group] = resolve_feature_groups(model, x, None)
-    saliency = capture.input_saliency(x, 3)[0]["hidden"][group.source]
+    source = resolve_feature_groups(model, x, None)[0].source
+    saliency = capture.input_saliency(x, 3)[0]["hidden"][source]
     hidden = keras.Model(model.inputs, model.get_layer("hidden").output)
     numeric = np.zeros((3, 5))
     for i in range(3):
