@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_inspect.accumulate import DatasetSummary, LayerSummary
 from keras_inspect.datasets import LabelKind, Sample, class_indices
+from keras_inspect.errors import DegenerateValue
 from keras_inspect.guard import Guard
 from keras_inspect.quantities import (
     correlation,
@@ -69,11 +70,13 @@ class CheckpointComputer:
         guard: failure isolation shared with the callback.
         seed: seeds row sub-sampling and the probes.
         groups: the feature groups of ``feature_saliency``
-            (:func:`keras_inspect.gradients.resolve_feature_groups`).
+            (:func:`keras_inspect.feature_groups.resolve_feature_groups`).
         skip_gradients: layer names and group sources known to have no gradient path to the
             scored output (reported when the callback was bound): no gradient quantity for them.
         map_records: computes the quantities of whole feature maps
             (:class:`keras_inspect.checkpoint_maps.MapRecords`), or ``None``.
+        output_layers: the layers whose output is the scored output: no dead fraction (their
+            units are scores, not units that can stop firing).
     """
 
     def __init__(
@@ -84,12 +87,14 @@ class CheckpointComputer:
         groups: Sequence[Any] = (),
         skip_gradients: frozenset[str] = frozenset(),
         map_records: Any = None,
+        output_layers: frozenset[str] = frozenset(),
     ) -> None:
         self.task = task
         self.guard = guard
         self.seed = seed
         self.groups = list(groups)
         self.skip_gradients = frozenset(skip_gradients)
+        self.output_layers = frozenset(output_layers)
         self.wanted = frozenset(task.quantities)
         self.map_records = map_records
         self._probes: dict[str, Any] = {}
@@ -105,7 +110,7 @@ class CheckpointComputer:
             self._count_nonfinite(records, name, "", int((~finite).sum()), len(finite))
             output = output[finite]
             output_labels = None if labels is None else labels[finite]
-        if "model_auc" in self.wanted and output_labels is not None:
+        if "model_auc" in self.wanted and output_labels is not None and len(output):
             self._add(
                 records, "model_auc", name, "", lambda: scores.model_auc(output, output_labels)
             )
@@ -140,6 +145,8 @@ class CheckpointComputer:
         records = []
         score = probes.probe_r2 if quantity == "probe_r2" else probes.probe_auc
         for layer, (x_train, y_train) in features["train"].items():
+            if len(x_train) < 2:
+                continue  # a diverging training: its rows are non-finite (said once)
             probe = None
             with self.guard.running(quantity, "train", layer):
                 probe = probes.fit_probe(
@@ -149,7 +156,7 @@ class CheckpointComputer:
                 continue
             self._probes[layer] = probe
             for dataset, by_layer in features.items():
-                if layer in by_layer:
+                if layer in by_layer and len(by_layer[layer][0]):
                     x, y = by_layer[layer]
                     self._add(
                         records, quantity, dataset, layer, functools.partial(score, probe, x, y)
@@ -178,14 +185,14 @@ class CheckpointComputer:
         moments = summary.moments
         std = None
         with self.guard.running("neuron_std", dataset, layer):
-            std = neurons.neuron_std(moments)
+            std = finite(neurons.neuron_std(moments))
         if "neuron_mean" in self.wanted:
             self._add(records, "neuron_mean", dataset, layer, lambda: neurons.neuron_mean(moments))
         if "neuron_std" in self.wanted and std is not None:
             records.append(Record("neuron_std", std, dataset, layer))
         if "layer_std" in self.wanted and std is not None:
             self._add(records, "layer_std", dataset, layer, lambda: float(np.mean(std)))
-        if "dead_fraction" in self.wanted:
+        if "dead_fraction" in self.wanted and layer not in self.output_layers:
             self._add(
                 records,
                 "dead_fraction",
@@ -193,7 +200,7 @@ class CheckpointComputer:
                 layer,
                 lambda: neurons.dead_fraction(summary.active, summary.samples),
             )
-        if summary.correlation is not None and summary.correlation.count > 0:
+        if summary.units > 1 and summary.correlation is not None and summary.correlation.count:
             with self.guard.running("correlation_matrix", dataset, layer):
                 corr = correlation.correlation_matrix(summary.correlation)
                 if "correlation_matrix" in self.wanted:
@@ -298,10 +305,11 @@ class CheckpointComputer:
         records.append(Record("nonfinite_rows", float(bad), dataset, layer))
         where = f"layer {layer!r}" if layer else "the model output"
         self.guard.warn_once(
-            ("nonfinite_rows", dataset, layer),
-            f"keras_inspect: {where} has non-finite values on {bad} of {rows} rows of "
-            f"dataset {dataset!r}; those rows are left out of its statistics and counted as "
-            "'nonfinite_rows'.",
+            ("nonfinite_rows", "", ""),
+            f"keras_inspect: {where} has non-finite values (NaN or infinity: a diverging "
+            f"training?) on {bad} of {rows} rows of dataset {dataset!r}. Such rows are left "
+            "out of every statistic, and quantities without finite rows are skipped; they are "
+            "counted as 'nonfinite_rows' per layer and dataset. Later ones are not reported.",
         )
 
     def _labels(self, sample: Sample) -> np.ndarray | None:
@@ -321,7 +329,17 @@ class CheckpointComputer:
         compute: Callable[[], Any],
     ) -> None:
         with self.guard.running(quantity, dataset, layer):
-            value = compute()
-            if np.ndim(value) == 0 and not np.isfinite(value):
-                raise ValueError(f"the value is {value}, not a finite number")
-            records.append(Record(quantity, value, dataset, layer))
+            records.append(Record(quantity, finite(compute()), dataset, layer))
+
+
+def finite(value: Any) -> Any:
+    """``value`` if every number in it is finite; else :class:`DegenerateValue` (statistics
+    of activations too large to sum: a diverging training)."""
+    array = np.asarray(value)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        shown = value if array.ndim == 0 else f"{int((~np.isfinite(array)).sum())} non-finite"
+        raise DegenerateValue(
+            f"the value is {shown}, not finite: the activations are too large to sum (a "
+            "diverging training?)"
+        )
+    return value

@@ -11,6 +11,7 @@ so the first rows are a fixed random subset too, the same at every checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,7 +106,14 @@ class MapRecords:
         return bool(self.wanted & SLOW_QUANTITIES)
 
     def slow_records(self, sample: Sample, summary: DatasetSummary, labels: Any) -> list[Record]:
-        """Entropies, clusters and channel capacities of one dataset (the slow ones)."""
+        """Entropies, clusters and channel capacities of one dataset (the slow ones).
+
+        A layer whose maps hold a non-finite value (a diverging training) is left out of them
+        at this checkpoint without a word: ``nonfinite_rows`` counts it and was said once.
+        """
+        finite = {layer: m for layer, m in summary.maps.items() if np.isfinite(m).all()}
+        if len(finite) < len(summary.maps):
+            summary = dataclasses.replace(summary, maps=finite)
         records: list[Record] = []
         records.extend(self._cluster_records(sample.name, summary))
         records.extend(self._entropy_records(sample, summary, labels))
@@ -163,6 +171,8 @@ class MapRecords:
                     records.append(Record("entropy_inter", value, name, layer))
         if "channel_capacity" in self.wanted and count >= MIN_CAPACITY_ROWS:
             for a, b in self.layer_pairs:
+                if a not in summary.maps or b not in summary.maps:
+                    continue  # non-finite maps
                 with self.guard.running("channel_capacity", name, f"{a}->{b}"):
                     first = summary.maps[a][:MAX_CAPACITY_SAMPLES, ..., :MAX_CAPACITY_CHANNELS]
                     second = summary.maps[b][:MAX_CAPACITY_SAMPLES, ..., :MAX_CAPACITY_CHANNELS]
@@ -190,6 +200,8 @@ class MapRecords:
                     if maps.ndim >= 3:
                         maps = maps[..., :MAX_MAP_CHANNELS]
                     for i in range(len(maps)):
+                        if not np.isfinite(maps[i]).all():
+                            continue  # counted in nonfinite_rows; there is nothing to draw
                         extra = {"sample": str(i)}
                         records.append(Record("feature_maps", maps[i], name, layer, extra))
             # The samples themselves (pseudo-layer "input"), unless input_saliency writes them.
@@ -208,6 +220,8 @@ class MapRecords:
                 classifier = self.task.kind in (LabelKind.BINARY, LabelKind.MULTICLASS)
                 truth = true_targets(labels, count, output.shape[1], self.task.kind)
                 for i in range(count):
+                    if not np.isfinite(output[i]).all():
+                        continue  # counted in nonfinite_rows
                     extra = {"sample": str(i)}
                     if classifier and labels is not None and i < len(labels):
                         extra["class"] = str(int(labels[i]))  # the sample's true class

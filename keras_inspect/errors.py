@@ -5,7 +5,9 @@ all at once::
 
     InspectError
     ├── ConfigError (also ValueError)       bad argument, caught before the first epoch
-    └── QuantityError (also RuntimeError)   a quantity could not be computed at a checkpoint
+    ├── QuantityError (also RuntimeError)   a quantity could not be computed at a checkpoint
+    └── DegenerateValue (also ValueError)   a quantity has no value on this data (statistics
+                                            that overflow, a non-finite gradient)
 
 A :class:`ConfigError` message names the argument, what was received, what was expected and how to
 fix it. A :class:`QuantityError` is normally reported as a warning and the quantity skipped; it only
@@ -14,7 +16,7 @@ propagates with ``strict=True``.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InspectError", "QuantityError"]
+__all__ = ["ConfigError", "DegenerateValue", "InspectError", "QuantityError"]
 
 
 class InspectError(Exception):
@@ -27,3 +29,9 @@ class ConfigError(InspectError, ValueError):
 
 class QuantityError(InspectError, RuntimeError):
     """A quantity could not be computed for a (dataset, layer) at a checkpoint."""
+
+
+class DegenerateValue(InspectError, ValueError):
+    """A quantity has no value on this checkpoint's data: activations whose statistics overflow
+    (a diverging training), a non-finite gradient. Reported once per cause for the whole run,
+    not once per layer and dataset: when it happens it usually happens everywhere at once."""

@@ -7,13 +7,16 @@ writes (:mod:`keras_inspect.sink`), with :func:`os_error_cause` naming the cause
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import sys
+import sysconfig
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from keras_inspect.errors import QuantityError
+from keras_inspect.errors import DegenerateValue, QuantityError
 
 __all__ = [
     "Guard",
@@ -22,6 +25,7 @@ __all__ = [
     "os_error_cause",
     "say_left_out",
     "say_os_error_once",
+    "user_stacklevel",
 ]
 
 
@@ -40,7 +44,40 @@ class LeftOutWarning(InspectWarning):
 
 def say_left_out(message: str) -> None:
     """Warn with a :class:`LeftOutWarning` (``message`` starts after "keras_inspect: ")."""
-    warnings.warn(f"keras_inspect: {message}", LeftOutWarning, stacklevel=2)
+    warnings.warn(f"keras_inspect: {message}", LeftOutWarning, stacklevel=user_stacklevel())
+
+
+# Where Python, the installed packages and this package live: frames there are not the user's.
+_LIBRARIES = tuple(
+    {
+        os.path.dirname(os.path.abspath(__file__)) + os.sep,
+        *(
+            os.path.abspath(path) + os.sep
+            for name in ("stdlib", "platstdlib", "purelib", "platlib")
+            if (path := sysconfig.get_paths().get(name))
+        ),
+    }
+)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning of the calling function point at the user's
+    code (the line that called ``fit``, or ``record``): the first frame outside keras_inspect,
+    Keras, the framework and the standard library. On a background thread, where no frame is
+    the user's, the line of keras_inspect that ran the failing work (not this module, nor
+    ``contextlib``, through which :meth:`Guard.running` exits).
+    """
+    frame = sys._getframe(2)  # the caller of the function that warns: stacklevel 2
+    level, ours = 2, None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_LIBRARIES) and not filename.startswith("<"):
+            return level
+        if ours is None and filename != __file__ and filename != contextlib.__file__:
+            ours = level
+        frame = frame.f_back
+        level += 1
+    return ours or 2
 
 
 class Guard:
@@ -75,6 +112,15 @@ class Guard:
                 raise QuantityError(
                     f"{quantity} failed for dataset {dataset!r}, layer {layer!r}: {error}"
                 ) from error
+            if isinstance(error, DegenerateValue):
+                # A diverging training makes every layer overflow at once: one word for all.
+                self.warn_once(
+                    ("degenerate", type(error).__name__, ""),
+                    f"keras_inspect: {quantity} of dataset {dataset!r}, layer {layer!r} has no "
+                    f"value and is skipped ({error}). Training goes on; other quantities, "
+                    "layers and datasets where this happens are skipped without another word.",
+                )
+                return
             self.warn_once(
                 (quantity, dataset, layer),
                 f"keras_inspect: {quantity} failed for dataset {dataset!r}, layer {layer!r} "
@@ -86,7 +132,7 @@ class Guard:
         """Emit ``message`` as an :class:`InspectWarning` the first time ``key`` is seen."""
         if key not in self.reported:
             self.reported.add(key)
-            warnings.warn(message, InspectWarning, stacklevel=3)
+            warnings.warn(message, InspectWarning, stacklevel=user_stacklevel())
 
 
 def os_error_cause(error: BaseException) -> tuple[str, str]:

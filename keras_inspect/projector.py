@@ -119,6 +119,8 @@ class Projector:
         with single_blas_thread():
             for dataset, (labels, layers) in job.datasets.items():
                 for layer, features in layers.items():
+                    if not np.isfinite(features).all():
+                        continue  # a diverging training: counted in nonfinite_rows, said once
                     with self._guard.running(f"projection ({self.method})", dataset, layer):
                         layout = self._layout(dataset, layer, features)
                         value = layout if labels is None else np.column_stack([layout, labels])

@@ -154,7 +154,7 @@ def test_record_from_a_custom_loop_and_steps_must_grow(tmp_path, binary):
         callback.record(0)
     callback.set_model(model)
     callback.record(10, logs={"loss": 0.5})
-    with pytest.warns(ki.InspectWarning, match="step 10 is not after the last recorded step 10"):
+    with pytest.warns(ki.InspectWarning, match=r"step 10 is not after the last step .* \(10\)"):
         callback.record(10)
     callback.record(20)
     callback.close()
@@ -178,8 +178,9 @@ def test_a_failing_quantity_is_reported_once_and_skipped(tmp_path, binary, monke
         for w in caught
         if issubclass(w.category, ki.InspectWarning) and "failed" in str(w.message)
     ]
-    # One warning per (dataset, layer), not per checkpoint.
-    assert len(failures) == 2 * 3
+    # One warning per (dataset, layer), not per checkpoint; the one-unit output layer has no
+    # correlations to fail.
+    assert len(failures) == 2 * 2
     frame = ki.load(tmp_path / "run")
     assert "correlation_mean_abs" not in set(frame.quantity)
     assert {"neuron_mean", "probe_auc", "model_auc"} <= set(frame.quantity)
@@ -196,12 +197,12 @@ def test_non_finite_activations_are_counted_not_written(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="dense")])
     callback = ki.InspectCallback(tmp_path, {"serving": x}, quantities="light")
     callback.set_model(model)
-    with pytest.warns(ki.InspectWarning, match="non-finite values on 5 of 50 rows") as caught:
+    with pytest.warns(ki.InspectWarning, match="non-finite values") as caught:
         callback.record(0)
         callback.close()  # waits for the background checkpoint
-    assert {"layer 'dense'", "the model output"} == {
-        m for w in caught for m in ("layer 'dense'", "the model output") if m in str(w.message)
-    }
+    # said once for the whole run, not per layer and dataset
+    said = [str(w.message) for w in caught if "non-finite values" in str(w.message)]
+    assert len(said) == 1 and "on 5 of 50 rows of dataset 'serving'" in said[0]
     callback.close()
     frame = ki.load(tmp_path)
     counted = frame[frame.quantity == "nonfinite_rows"]

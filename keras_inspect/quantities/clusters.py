@@ -38,10 +38,12 @@ def unit_clusters(
     Returns:
         float32 array (units,): cluster ids 0..k-1, and ``NEVER_ACTIVE`` (-1) for units that
         are constant over every row (dead ReLUs): they have no response shape to compare. The
-        cluster sizes are the counts of each id.
+        cluster sizes are the counts of each id. A layer with fewer than 2 units that ever
+        change (a collapsed network) has nothing to cluster: its constant units are
+        ``NEVER_ACTIVE`` and a single changing unit is cluster 0 on its own.
 
     Raises:
-        ValueError: fewer than 2 units, or fewer than 2 units that ever change.
+        ValueError: fewer than 2 units.
     """
     rows = np.asarray(rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[1] < 2:
@@ -50,7 +52,8 @@ def unit_clusters(
     alive = high > low
     ids = np.full(rows.shape[1], NEVER_ACTIVE, dtype=np.int64)
     if alive.sum() < 2:
-        raise ValueError(f"only {int(alive.sum())} of {rows.shape[1]} units ever change")
+        ids[alive] = 0
+        return ids.astype(np.float32)
     vectors = ((rows[:, alive] - low[alive]) / (high[alive] - low[alive])).T
     k = cluster_count(int(alive.sum()))
     model = KMeans(n_clusters=k, init="k-means++", n_init=1, random_state=seed)

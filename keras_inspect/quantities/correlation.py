@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_inspect.errors import DegenerateValue
 from keras_inspect.quantities.moments import Moments
 
 __all__ = ["correlation_matrix", "correlation_mean_abs"]
@@ -44,7 +45,10 @@ def correlation_matrix(moments: Moments) -> np.ndarray:
     if moments.count <= 0:
         raise ValueError("no observation of the layer (every sample was non-finite or none given)")
     if not np.isfinite(m2).all():
-        raise ValueError("the cross-moments are not finite (NaN or infinity in the values)")
+        raise DegenerateValue(
+            "the cross-moments are not finite: the activations are too large to sum (a "
+            "diverging training?)"
+        )
     diagonal = np.diag(m2)
     # Exact constancy is tested on the values (min == max), because rounding would otherwise
     # turn a constant unit into a tiny non-zero variance that correlates +-1 with its peers.

@@ -65,11 +65,14 @@ def tsne(x: np.ndarray, previous: np.ndarray | None = None, seed: int = 0) -> np
         seed: seeds the optimisation.
 
     Returns:
-        (N, 2) float32 coordinates.
+        (N, 2) float32 coordinates; all at the origin when every row is the same (a collapsed
+        layer has nothing to spread out).
     """
     from sklearn.manifold import TSNE
 
     features = _standardised(_flat(x))
+    if not features.any():
+        return _one_point(len(features))
     start = _check_previous(previous, len(features))
     if start is None:
         init: str | np.ndarray = "pca"
@@ -99,11 +102,14 @@ def pca(x: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
     one when given.
 
     Returns:
-        (N, 2) float32 coordinates.
+        (N, 2) float32 coordinates; all at the origin when every row is the same (a collapsed
+        layer has nothing to spread out).
     """
     from sklearn.decomposition import PCA
 
     features = _standardised(_flat(x))
+    if not features.any():
+        return _one_point(len(features))
     layout = PCA(n_components=2, svd_solver="full").fit_transform(features)
     start = _check_previous(previous, len(layout))
     if start is not None:
@@ -135,3 +141,7 @@ def layout_shift(a: np.ndarray, b: np.ndarray) -> float:
 def _standardised(x: np.ndarray) -> np.ndarray:
     spread = x.std(axis=0)
     return (x - x.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+
+
+def _one_point(rows: int) -> np.ndarray:
+    return np.zeros((rows, 2), dtype=np.float32)

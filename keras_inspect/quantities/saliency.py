@@ -2,9 +2,11 @@
 
 Pure NumPy over the gradients of :mod:`keras_inspect.gradients`, which the capture pass sums
 over samples and positions (:func:`feature_saliency`, :func:`filter_importance`) or returns
-for a few samples (:func:`saliency_map`). A gradient that is all zero or not finite says
-nothing about the model's inputs: it raises :class:`UninformativeGradient` instead of returning
-a value, so the caller reports it once and no misleading zero is plotted.
+for a few samples (:func:`saliency_map`). A gradient that is not finite (a diverging training)
+says nothing about the model's inputs: it raises :class:`UninformativeGradient` instead of
+returning a value, so the caller reports it once. A gradient that is zero everywhere (a
+saturated or dead network: the output, as computed, does not move with the input) is an honest
+value and is recorded as zero; the dead fraction and neuron statistics say why.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from keras_inspect.errors import DegenerateValue
 
 __all__ = [
     "UninformativeGradient",
@@ -22,8 +26,10 @@ __all__ = [
 ]
 
 
-class UninformativeGradient(ValueError):
-    """The gradient is all zero or has non-finite values: nothing to rank or plot."""
+class UninformativeGradient(DegenerateValue):
+    """The gradient has non-finite values (a diverging training), or there is none (no
+    gradient path): nothing to rank or plot. A gradient that is zero everywhere (a saturated
+    or dead network) is a value, not an error: it is recorded as zero."""
 
 
 def _check(grad: np.ndarray, what: str) -> np.ndarray:
@@ -33,10 +39,8 @@ def _check(grad: np.ndarray, what: str) -> np.ndarray:
         raise UninformativeGradient(
             f"{what}: {int(bad.sum())} of {grad.size} gradient values are not finite"
         )
-    if grad.size == 0 or not np.any(grad):
-        raise UninformativeGradient(
-            f"{what}: the gradient is zero everywhere (a saturated or dead path to the output)"
-        )
+    if grad.size == 0:
+        raise UninformativeGradient(f"{what}: there is no gradient")
     return grad
 
 
@@ -61,8 +65,11 @@ def feature_saliency(
             axes; 1 for a ``(samples, width)`` source).
         columns: the group's indices along the last axis; ``None`` for all of it.
 
+    Returns:
+        The saliency; 0 when the gradient is zero everywhere (a saturated or dead network).
+
     Raises:
-        UninformativeGradient: the group's gradient is all zero or not finite.
+        UninformativeGradient: the group's gradient is not finite.
 
     Example:
         >>> feature_saliency(np.array([2.0, 4.0, 6.0]), samples=2, columns=[0, 1])
@@ -90,11 +97,13 @@ def filter_importance(unit_sums: np.ndarray, samples: int) -> np.ndarray:
         samples: the number of samples summed.
 
     Returns:
-        float32 array of shape (units,) in [0, 1]; 1 marks the most important unit.
+        float32 array of shape (units,) in [0, 1]; 1 marks the most important unit. When every
+        unit is equally important (a gradient that is zero everywhere, in a saturated or dead
+        network) the scaling is undefined and no unit stands out: all are 0 (our choice; the
+        paper does not meet the case).
 
     Raises:
-        UninformativeGradient: all zero or non-finite, or every unit equally important (the
-            scaling is then undefined).
+        UninformativeGradient: a non-finite gradient.
 
     Example:
         >>> filter_importance(np.array([2.0, 6.0, 4.0]), samples=2)
@@ -106,17 +115,16 @@ def filter_importance(unit_sums: np.ndarray, samples: int) -> np.ndarray:
     sums = sums / samples
     low, high = sums.min(), sums.max()
     if not high > low:
-        raise UninformativeGradient(
-            f"filter_importance: all {len(sums)} units have the same importance {high:.4g}"
-        )
+        return np.zeros(len(sums), dtype=np.float32)
     return ((sums - low) / (high - low)).astype(np.float32)
 
 
 def saliency_map(grad: np.ndarray) -> np.ndarray:
-    """|gradient| of one sample, point-wise (time steps x channels, or pixels x channels).
+    """|gradient| of one sample, point-wise (time steps x channels, or pixels x channels);
+    all zero where the network is saturated or dead.
 
     Raises:
-        UninformativeGradient: all zero or non-finite.
+        UninformativeGradient: non-finite values.
     """
     return np.abs(_check(grad, "input_saliency")).astype(np.float32)
 

@@ -52,9 +52,17 @@ def test_stable_ids_across_a_small_change():
     assert any((r != first).any() for r in relabelled)  # ... unless matched to the last ones
 
 
-def test_too_few_live_units_are_refused():
-    with pytest.raises(ValueError, match="ever change"):
-        unit_clusters(np.zeros((10, 4)))
+def test_a_collapsed_layer_is_never_active_not_an_error():
+    # every unit constant (a collapsed from-scratch network): all never active
+    np.testing.assert_array_equal(unit_clusters(np.zeros((10, 4))), [NEVER_ACTIVE] * 4)
+    # one unit changes: a cluster on its own, the rest never active
+    rows = np.zeros((10, 4))
+    rows[:, 2] = np.arange(10)
+    never = NEVER_ACTIVE
+    np.testing.assert_array_equal(unit_clusters(rows), [never, never, 0, never])
+
+
+def test_fewer_than_two_units_are_refused():
     with pytest.raises(ValueError, match="at least 2 units"):
         unit_clusters(np.ones((10, 1)))
 

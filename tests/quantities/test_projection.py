@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.spatial import procrustes
@@ -78,3 +80,11 @@ def test_a_previous_layout_of_other_rows_is_ignored_and_tiny_inputs_refused():
     assert projection.perplexity_for(10) == 3.0 and projection.perplexity_for(5000) == 30.0
     with pytest.raises(ValueError, match="at least 5 rows"):
         projection.pca(x[:3])
+
+
+@pytest.mark.parametrize("project", [projection.pca, projection.tsne])
+def test_rows_that_are_all_the_same_collapse_to_one_point_without_warnings(project):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layout = project(np.full((40, 6), 3.0))
+    np.testing.assert_array_equal(layout, np.zeros((40, 2), dtype=np.float32))
