@@ -9,7 +9,6 @@ decides which quantities apply. Every model-dependent mistake is a
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,30 +18,35 @@ import keras
 import numpy as np
 
 from keras_inspect.accumulate import DatasetSummary
+from keras_inspect.applicable import (
+    capacity_pairs,
+    drop_quantities,
+    output_layers_left_out,
+    rows_of_maps,
+    without_gradient_path,
+    without_inputs_or_maps,
+)
 from keras_inspect.backends import to_numpy
 from keras_inspect.batches import take_rows
 from keras_inspect.capture import Capture, Probe
 from keras_inspect.checkpoint import CheckpointComputer, Record
 from keras_inspect.checkpoint_maps import (
     MAP_QUANTITIES,
-    MIN_CAPACITY_ROWS,
     SAMPLES,
     MapRecords,
-    rows_wanted,
 )
-from keras_inspect.config import drop, say, task_for
+from keras_inspect.config import task_for
 from keras_inspect.datasets import Sample, frame_columns
 from keras_inspect.errors import ConfigError
-from keras_inspect.gradients import FeatureGroup, GradientPlan, resolve_feature_groups
+from keras_inspect.feature_groups import FeatureGroup, resolve_feature_groups
+from keras_inspect.gradients import GradientPlan
 from keras_inspect.guard import Guard, say_left_out
 from keras_inspect.model_checks import probe_forward
 from keras_inspect.presets import NEEDS_GRADIENTS
-from keras_inspect.quantities import entropy
 from keras_inspect.recording import default_layers, model_layers
 
 __all__ = ["Binding", "bind", "gradient_plan", "kernel_copy", "model_records", "select_layers"]
 
-logger = logging.getLogger("keras_inspect")
 
 _CORRELATIONS = frozenset({"correlation_matrix", "correlation_mean_abs"})
 _FEATURES = frozenset({"probe_auc", "probe_r2", "projection"})
@@ -107,7 +111,10 @@ def bind(
         raise ConfigError("the callback has no model; call set_model(model) first.")
     if not model.built:
         raise ConfigError(
-            f"model {model.name!r} is not built yet; call it on a batch or fit it first."
+            f"model {model.name!r} is not built: its weights do not exist yet, so there is "
+            "nothing to inspect. Keras builds a model on its first training batch; a model "
+            "still unbuilt at a checkpoint is never called by its train_step. Build it first: "
+            "model.build(input_shape), or call it on a batch, e.g. model(x[:1])."
         )
     layers = select_layers(model, layer_spec)
     groups: list[FeatureGroup] = []
@@ -117,7 +124,7 @@ def bind(
             model, head, feature_groups, feature_names, frame_columns(samples)
         )
         if not groups:
-            quantities = _drop(
+            quantities = drop_quantities(
                 quantities,
                 {"feature_saliency"},
                 explicit,
@@ -137,30 +144,33 @@ def bind(
     )
     probes = [probe_forward(capture, sample) for sample in samples.values()]
     widths = {_output_width(probe) for probe in probes}
-    no_path = _without_gradient_path(probes[0], groups, explicit and layer_spec is not None)
+    no_path = without_gradient_path(probes[0], groups, explicit and layer_spec is not None)
     pairs: list[tuple[str, str]] = []
     if "channel_capacity" in quantities:
-        pairs = _capacity_pairs(capture.shapes, layers, layer_pairs, model)
+        pairs = capacity_pairs(capture.shapes, layers, layer_pairs, model)
         if not pairs:
-            quantities = _drop(
+            quantities = drop_quantities(
                 quantities,
                 {"channel_capacity"},
                 explicit,
                 "fewer than two inspected layers have feature maps (conv or sequence "
                 "outputs); name them in layers= or pass layer_pairs=",
             )
-    quantities, map_rows = _map_rows(capture, samples, quantities, explicit, model)
+    quantities = without_inputs_or_maps(capture, samples, layers, quantities, explicit, model)
+    quantities, map_rows = rows_of_maps(capture, samples, quantities, explicit, model)
     task = task_for(samples, quantities, explicit, widths.pop())
     capture.correlations = bool(set(task.quantities) & _CORRELATIONS)
     capture.features = bool(set(task.quantities) & _FEATURES)
     wanted = set(task.quantities)
     per_sample = MAP_QUANTITIES | {"prediction_probs"}
+    outputs = output_layers_left_out(probes[0], task.quantities)
     computer = CheckpointComputer(
         task,
         guard,
         seed=seed,
         groups=[g for g in groups if g.key not in no_path],
-        skip_gradients=no_path | _output_layers_left_out(probes[0], quantities),
+        skip_gradients=no_path | outputs,
+        output_layers=outputs,
         map_records=MapRecords(task, guard, seed, pairs) if wanted & per_sample else None,
     )
     records = model_records(model, capture.shapes)
@@ -265,128 +275,15 @@ def _correlation_unit_records(capture: Capture, layers: list, wanted: set[str]) 
             records.append(Record("correlation_units", units.astype(np.int32), "", layer.name))
             wide.append(f"{layer.name} ({width})")
     if wide:
-        say(
-            f"correlations of layers wider than {len(records[0].value)} units are taken over a "
-            f"fixed random subset of {len(records[0].value)} units, the same at every "
-            f"checkpoint (recorded as 'correlation_units'): {', '.join(wide)}."
+        say_left_out(
+            f"correlations of layers wider than {len(records[0].value)} units leave out the "
+            f"rest: they are taken over a fixed random subset of {len(records[0].value)} units, "
+            f"the same at every checkpoint (recorded as 'correlation_units'), so that a matrix "
+            f"stays small enough to write and draw: {', '.join(wide)}."
         )
     return records
-
-
-def _map_rows(
-    capture: Capture,
-    samples: dict[str, Sample],
-    quantities: tuple[str, ...],
-    explicit: bool,
-    model: keras.Model,
-) -> tuple[tuple[str, ...], dict[str, int]]:
-    """First rows of each dataset the maps pass holds, within the capture's memory budget."""
-    wanted = rows_wanted(quantities)
-    if not wanted:
-        return quantities, dict.fromkeys(samples, 0)
-    rows = {name: capture.map_rows(min(len(s), wanted)) for name, s in samples.items()}
-    budget = capture.map_rows(wanted)
-    if budget < wanted and any(len(s) > budget for s in samples.values()):
-        say(
-            f"the feature maps of model {model.name!r} are large: entropies, clusters and "
-            f"channel capacity use the first {budget} rows of each dataset (the memory budget "
-            f"of whole feature maps), not up to {wanted}."
-        )
-    needs = {
-        "entropy_inter": entropy.DEFAULT_K + 1,
-        "channel_capacity": MIN_CAPACITY_ROWS,
-    }
-    for quantity, least in needs.items():
-        if quantity in quantities and budget < least:
-            quantities = _drop(
-                quantities,
-                {quantity},
-                explicit,
-                f"the feature maps of model {model.name!r} are so large that only {budget} rows "
-                f"fit the memory budget of whole feature maps, and {quantity} needs {least}",
-            )
-    return quantities, rows
-
-
-def _drop(quantities: tuple[str, ...], names, explicit: bool, reason: str) -> tuple[str, ...]:
-    return tuple(drop(list(quantities), frozenset(names), explicit, reason))
-
-
-def _capacity_pairs(
-    shapes: dict[str, tuple[int, ...]], layers: list, wanted: tuple | None, model: keras.Model
-) -> list[tuple[str, str]]:
-    """The layer pairs of channel_capacity: checked ones from the user, or the defaults."""
-    maps = [layer.name for layer in layers if len(shapes[layer.name]) >= 2]
-    if wanted is None:
-        return list(zip(maps, maps[1:], strict=False))
-    inspected = [layer.name for layer in layers]
-    for a, b in wanted:
-        for name in (a, b):
-            if name not in inspected:
-                raise ConfigError(
-                    f"layer_pairs names {name!r}, which is not an inspected layer of model "
-                    f"{model.name!r} ({inspected}); add it to layers= or fix the name."
-                )
-            if name not in maps:
-                raise ConfigError(
-                    f"layer_pairs pair ({a!r}, {b!r}): layer {name!r} has outputs of shape "
-                    f"{tuple(shapes[name])}, without positions to compare feature maps over; "
-                    f"channel capacity needs convolutional or sequence layers such as "
-                    f"{maps or 'Conv2D'}."
-                )
-    return list(wanted)
 
 
 def _output_width(probe: Probe) -> int:
     """Units of the scored output."""
     return 1 if probe.output.ndim == 1 else int(np.prod(probe.output.shape[1:]))
-
-
-def _output_layers_left_out(probe: Probe, quantities: tuple[str, ...]) -> frozenset[str]:
-    """Inspected layers whose output is the scored output: their filter importance is left out.
-
-    The objective is their own largest unit, so d objective / d pre-activation ranks the
-    classes' share in that one unit's softmax, not what the network computes (for two classes
-    both units get the same value by construction), and a single-unit output has nothing to
-    rank. TSViz ranks the filters of the layers that lead to the output.
-    """
-    wide = sorted(name for name in probe.output_layers if probe.shapes[name][-1:] > (1,))
-    if "filter_importance" in quantities and wide:
-        say_left_out(
-            f"filter_importance leaves out layers {wide}: their output is the scored output "
-            "itself, so the importance of their units measures the softmax, not the network "
-            "(it is recorded for the layers before them)."
-        )
-    return frozenset(probe.output_layers)
-
-
-def _without_gradient_path(
-    probe: Probe, groups: list[FeatureGroup], explicit: bool
-) -> frozenset[str]:
-    """Layers and group sources that the scored output does not depend on.
-
-    Their gradient quantities are left out (said once in the log); when the user named both
-    the layers and the quantities it is a configuration error instead.
-    """
-    missing = probe.no_gradient
-    if not missing:
-        return missing
-    layers = sorted(name for name in missing if name in probe.shapes)
-    sources = sorted(g.name for g in groups if g.key in missing)
-    what = (f"layers {layers}" if layers else "") + (
-        f"{' and ' if layers else ''}feature groups {sources}" if sources else ""
-    )
-    reason = (
-        f"the scored model output does not depend on {what} (they feed another output, or "
-        "nothing), so they have no gradient"
-    )
-    if explicit:
-        raise ConfigError(
-            f"{reason}. Leave them out of layers= and feature_groups=, or score the output "
-            "they feed with output=."
-        )
-    say_left_out(
-        f"gradient quantities leave out {what}: {reason}. Score the output they feed with "
-        "output= to get them."
-    )
-    return missing

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from keras_inspect import backends
 from keras_inspect.accumulate import DatasetSummary
 from keras_inspect.bind import Binding, bind, kernel_copy
-from keras_inspect.checkpoint import Record
+from keras_inspect.checkpoint_work import Checkpoint, CheckpointWork
 from keras_inspect.config import (
     check_batch_size,
     check_feature_names,
@@ -27,11 +25,12 @@ from keras_inspect.config import (
     check_row_counts,
     supported_by_backend,
 )
-from keras_inspect.datasets import Sample, digest, prepare_datasets
+from keras_inspect.datasets import Sample, prepare_datasets
 from keras_inspect.errors import ConfigError
 from keras_inspect.guard import Guard
 from keras_inspect.presets import resolve_quantities
-from keras_inspect.quantities.blas import single_blas_thread
+from keras_inspect.processes import Processes
+from keras_inspect.resume import RunSteps
 from keras_inspect.schedule import Schedule
 from keras_inspect.sink import RecordSink
 from keras_inspect.slow_work import SlowWork
@@ -59,8 +58,9 @@ class InspectCallback(keras.callbacks.Callback):
         quantities: a preset (``"light"``, ``"standard"``, ``"full"``) or a list of quantity
             names. A preset leaves out what does not apply (``probe_r2`` for a classifier;
             ``entropy_inter`` for a dataset of 15 rows or fewer; label quantities for an
-            unlabelled dataset), saying so once in the log; a listed quantity that cannot
-            apply is an error.
+            unlabelled dataset; input saliency for integer-only inputs; the intra-sample
+            entropy without feature maps), saying so once with a :class:`LeftOutWarning`; a
+            listed quantity that cannot apply is an error.
         every_n_epochs: record after every N-th epoch (the default, N = 1, when no other
             schedule is given); ``step`` is then the 0-based epoch index.
         every_n_steps: record after every N-th training batch; ``step`` is then the global
@@ -167,15 +167,10 @@ class InspectCallback(keras.callbacks.Callback):
         self.output = check_output(output)
         self.layer_pairs = check_layer_pairs(layer_pairs)
         self.process_index = check_process_index(process_index)
-        self._writes: bool | None = None  # whether this process records (known at train begin)
-        # Whether every process must take part in the capture passes (weights sharded across
-        # processes: the passes are collectives); known when binding.
-        self._in_step = False
-        self._same_data = True
         self.guard = Guard(strict=strict)
+        self._processes = Processes(self.process_index, self.guard)
         if not isinstance(asynchronous, bool):
             raise ConfigError(f"asynchronous must be True or False, got {asynchronous!r}.")
-        self._worker = Worker(self._process) if asynchronous and not strict else None
         self._sink = RecordSink(self.log_dir, self.guard)  # the worker and the lanes write
         # Projections and the map quantities: on lanes of their own after the worker.
         self._slow = SlowWork(
@@ -187,15 +182,14 @@ class InspectCallback(keras.callbacks.Callback):
             self._sink,
             asynchronous=asynchronous and not strict,
         )
+        self._work = CheckpointWork(self.samples, self._sink, self._slow)
+        self._worker = Worker(self._work.process) if asynchronous and not strict else None
         self.projection_every = projection_every
         self.checkpoint_seconds: list[float] = []
-        # Per checkpoint, seconds spent in each phase: capture (on the training thread),
-        # statistics, probes, write (on the worker when asynchronous), total.
-        self.timings: list[dict[str, float]] = []
         self._bound_model: keras.Model | None = None
+        # Steps continue after what log_dir already holds (see keras_inspect.resume).
+        self._steps = RunSteps(self.log_dir, self.guard)
         self._binding: Binding | None = None
-        self._model_records: list[Record] = []  # written once, with the first checkpoint
-        self._last_step: int | None = None
         self._batches_seen = 0
         if not self.schedule.per_batch:
             # Overriding on_train_batch_end turns off Keras' asynchronous batch dispatch, so the
@@ -208,21 +202,32 @@ class InspectCallback(keras.callbacks.Callback):
         """Bind to the model: resolve layers, check the datasets on two rows each (eagerly;
         the capture passes compile at the first checkpoint). In a multi-process job every
         process binds (so that a configuration error stops every process alike, not one of
-        them), after comparing their datasets; only process 0 goes on to record."""
+        them), after comparing their datasets; only process 0 goes on to record.
+
+        A model that is not built yet (subclassed, or a Sequential without an ``Input``, on
+        TensorFlow: Keras builds it in the first training step) is bound at the start of the
+        second batch, or at the first checkpoint when an epoch has one batch; every check is
+        still made before the first checkpoint's work.
+        """
         self._joined()
-        if self._bound_model is not self.model:
+        self._steps.new_training()
+        if self._bound_model is self.model:
+            return
+        if self.model.built:
             self._bind(self.model)
+        else:
+            self.on_train_batch_begin = self._bind_when_built
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Record a checkpoint when the epoch schedule says so."""
         if self.schedule.due_after_epoch(epoch):
-            self.record(epoch, logs)
+            self.record(self._steps.continued(epoch, first=0), logs)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         """Count training batches and record when the step schedule says so."""
         self._batches_seen += 1
         if self.schedule.due_after_step(self._batches_seen):
-            self.record(self._batches_seen, logs)
+            self.record(self._steps.continued(self._batches_seen, first=1), logs)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         """Flush and close the event file."""
@@ -250,15 +255,16 @@ class InspectCallback(keras.callbacks.Callback):
                     "inspector.set_model(model) first (fit does this for you)."
                 )
             self._bind(self.model)
-        if self._last_step is not None and step <= self._last_step:
+        last = self._steps.last
+        if last is not None and step <= last:
             self.guard.warn_once(
                 ("step", "", ""),
-                f"keras_inspect: checkpoint step {step} is not after the last recorded step "
-                f"{self._last_step}, so it is skipped (TensorBoard needs increasing steps). "
-                "When calling fit again, pass initial_epoch to continue the count.",
+                f"keras_inspect: checkpoint step {step} is not after the last step recorded "
+                f"in {self.log_dir!r} ({last}), so it is skipped (TensorBoard needs increasing "
+                f"steps). Pass steps after {last}, or another log_dir for a separate run.",
             )
             return
-        if not writes and not self._in_step:
+        if not writes and not self._processes.in_step:
             return  # process 0 records
         started = time.perf_counter()
         # Only the capture passes need the model as it is now; the rest can wait its turn.
@@ -267,19 +273,30 @@ class InspectCallback(keras.callbacks.Callback):
             return
         # Training goes on while the worker computes: kernels are copied now.
         kernels = {layer.name: kernel_copy(layer) for layer in self._binding.kernel_layers}
-        self._last_step = int(step)
+        self._steps.recorded(int(step))
         if not writes:
             return  # this process took its part in the passes; process 0 writes
-        job = _Checkpoint(
-            int(step), summaries, dict(logs or {}), time.perf_counter() - started, kernels
+        job = Checkpoint(
+            int(step),
+            summaries,
+            dict(logs or {}),
+            time.perf_counter() - started,
+            kernels,
+            self._steps.training(),
         )
         self._sink.open()
         self._slow.open()
         if self._worker is None:
-            self._process(job)
+            self._work.process(job)
         else:
             self._worker.submit(job)
         self.checkpoint_seconds.append(time.perf_counter() - started)
+
+    @property
+    def timings(self) -> list[dict[str, float]]:
+        """Per checkpoint, seconds spent in each phase: capture (on the training thread),
+        statistics, probes, write (on the worker when asynchronous), total."""
+        return self._work.timings
 
     @property
     def _capture(self):
@@ -331,33 +348,19 @@ class InspectCallback(keras.callbacks.Callback):
     # Internals -------------------------------------------------------------------------------
 
     def _joined(self) -> bool:
-        """Whether this process records; the first call, on every process of a multi-process
-        job, compares the processes' datasets (a collective every process takes)."""
-        if self._writes is None:
-            index = self.process_index
-            if index is None:
-                index = backends.process_index()
-            count = backends.process_count()
-            same = count == 1 or backends.all_equal(digest(self.samples))
-            self._same_data = same
-            self._writes = index == 0
-            if not same and self._writes:
-                self.guard.warn_once(
-                    ("processes", "", ""),
-                    f"keras_inspect: the {count} processes of this job passed different "
-                    "datasets to InspectCallback (each its own shard?); process 0's are the "
-                    "ones inspected. Pass every process the same datasets to silence this.",
-                )
-        return self._writes
+        """Whether this process records (see :class:`keras_inspect.processes.Processes`)."""
+        writes = self._processes.join(self.samples)
+        self._steps.reads = writes  # only the process that writes reads log_dir
+        return writes
+
+    def _bind_when_built(self, batch: int, logs: dict | None = None) -> None:
+        """``on_train_batch_begin`` while the model is not built (removed once bound)."""
+        if self.model.built:
+            del self.on_train_batch_begin  # back to Keras' no-op
+            self._bind(self.model)
 
     def _bind(self, model: keras.Model) -> None:
-        self._in_step = backends.process_count() > 1 and backends.spans_processes(model.variables)
-        if self._in_step and not self._same_data:
-            raise ConfigError(
-                f"model {model.name!r} is sharded across the processes of this job, so every "
-                "process takes part in the capture passes, but the processes passed different "
-                "datasets to InspectCallback; pass every process the same datasets."
-            )
+        self._processes.bind(model)
         binding = bind(
             model,
             self.samples,
@@ -373,7 +376,8 @@ class InspectCallback(keras.callbacks.Callback):
             guard=self.guard,
         )
         self._binding = binding
-        self._model_records = list(binding.model_records)
+        self._work.computer = binding.computer
+        self._work.model_records = list(binding.model_records)
         # Datasets in the user's order, layers in the model's: written with every series.
         self._sink.dataset_order = {name: i for i, name in enumerate(self.samples)}
         self._sink.layer_order = binding.layer_order
@@ -394,42 +398,3 @@ class InspectCallback(keras.callbacks.Callback):
                 "are not reported.",
             )
             return None
-
-    def _process(self, job: _Checkpoint) -> None:
-        """Quantities and writing for one checkpoint (on the worker thread when asynchronous)."""
-        started = time.perf_counter()
-        timing = {"capture": job.capture_seconds, "statistics": 0.0}
-        records: list[Record] = []
-        features: dict[str, dict] = {}
-        with single_blas_thread():
-            for name, sample in self.samples.items():
-                found, features[name] = self._computer.dataset_records(sample, job.summaries[name])
-                records.extend(found)
-            timing["statistics"] = time.perf_counter() - started
-            records.extend(self._computer.probe_records(features))
-            records.extend(self._computer.weight_records(job.kernels))
-            records.extend(self._model_records)
-        timing["probes"] = time.perf_counter() - started - timing["statistics"]
-        mark = time.perf_counter()
-        if self._sink.write_checkpoint(
-            job.step,
-            records,
-            job.logs,
-            lambda: job.capture_seconds + time.perf_counter() - started,
-        ):
-            self._model_records = []  # kept until a checkpoint is on disk (not on a full one)
-        timing["write"] = time.perf_counter() - mark
-        self._slow.offer(job.step, self.samples, job.summaries)
-        timing["total"] = job.capture_seconds + time.perf_counter() - started
-        self.timings.append(timing)
-
-
-@dataclass(frozen=True)
-class _Checkpoint:
-    """What the training thread hands over: every dataset's summary."""
-
-    step: int
-    summaries: dict[str, DatasetSummary]
-    logs: dict[str, Any]
-    capture_seconds: float
-    kernels: dict[str, np.ndarray]  # weights_hinton's kernels, by layer

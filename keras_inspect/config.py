@@ -7,7 +7,6 @@ and the fix; a quantity a preset cannot apply is left out with one log line.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections import Counter
@@ -43,17 +42,8 @@ __all__ = [
     "check_log_dir",
     "check_row_counts",
     "drop",
-    "say",
     "task_for",
 ]
-
-logger = logging.getLogger("keras_inspect")
-
-
-def say(message: str) -> None:
-    """Tell the user something about what is recorded (once, when the callback binds)."""
-    logger.info("keras_inspect: %s", message)
-
 
 def check_batch_size(batch_size: Any) -> int | None:
     """``batch_size`` as a positive int or None, or ConfigError."""

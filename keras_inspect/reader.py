@@ -6,9 +6,10 @@ TensorBoard would show (with retention switched off).
 
 from __future__ import annotations
 
+import bisect
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,13 @@ from tb_plugin.metadata import (
     KERAS_LOG_PREFIX,
     PLUGIN_NAME,
     RUN_SUBDIR,
+    TRAINING_TAG,
     decode_content,
 )
 
 __all__ = ["COLUMNS", "load"]
 
-COLUMNS = ("run", "step", "dataset", "layer", "quantity", "value", "wall_time")
+COLUMNS = ("run", "step", "dataset", "layer", "quantity", "value", "wall_time", "training")
 """The columns every frame returned by :func:`load` has, in order; extra axes follow."""
 
 _SCALARS_PLUGIN = "scalars"
@@ -46,9 +48,13 @@ def load(logdir: str | os.PathLike[str]) -> pd.DataFrame:
 
     Returns:
         One row per recorded value, sorted by run, step, quantity, dataset, layer. Columns:
-        ``run, step, dataset, layer, quantity, value, wall_time``, then whichever of ``group,
-        class, sample, pair`` occur (``None`` where a row lacks them). ``value`` is a float for
-        a single number, else a NumPy array (float32 for floats, int32 for integers). Keras'
+        ``run, step, dataset, layer, quantity, value, wall_time, training``, then whichever of
+        ``group, class, sample, pair`` occur (``None`` where a row lacks them). ``training`` is
+        the 0-based index of the training (``fit`` call) that recorded the row: a later
+        training into the same ``log_dir`` continues the step count after the last recorded
+        step, so steps never repeat, and this column tells the trainings apart. ``value`` is a
+        float for a single number, else a NumPy array (float32 for floats, int32 for
+        integers). Keras'
         logs are rows too, with the log name as quantity (``loss``, ``val_loss``) and empty
         dataset and layer.
 
@@ -95,6 +101,7 @@ def load(logdir: str | os.PathLike[str]) -> pd.DataFrame:
             "quantity": pd.Series([row["quantity"] for row in rows], dtype=str),
             "value": pd.Series([row["value"] for row in rows], dtype=object),
             "wall_time": pd.Series([row["wall_time"] for row in rows], dtype="float64"),
+            "training": pd.Series([row["training"] for row in rows], dtype="int64"),
         }
     )
     for axis in extras:
@@ -164,6 +171,7 @@ def _read_run(run: str, directory: str) -> Iterator[dict[str, object]]:
         tensor_size_guidance={PLUGIN_NAME: 0, _SCALARS_PLUGIN: 0},
     )
     accumulator.Reload()
+    training = _trainings(accumulator)
     skipped = []
     for tag in sorted(accumulator.Tags()[accumulator_lib.TENSORS]):
         try:
@@ -186,6 +194,7 @@ def _read_run(run: str, directory: str) -> Iterator[dict[str, object]]:
                 "step": int(event.step),
                 "wall_time": float(event.wall_time),
                 "value": _to_value(make_ndarray(event.tensor_proto)),
+                "training": training(int(event.step)),
                 **axes,
             }
     if skipped:
@@ -196,6 +205,26 @@ def _read_run(run: str, directory: str) -> Iterator[dict[str, object]]:
             UserWarning,
             stacklevel=3,
         )
+
+
+def _trainings(accumulator: accumulator_lib.EventAccumulator) -> Callable[[int], int]:
+    """step -> the index of the training that recorded it (:data:`TRAINING_TAG`).
+
+    A step without its own mark (runs recorded before the mark existed) belongs to the
+    training of the nearest marked step before it, or to training 0.
+    """
+    marks: list[tuple[int, int]] = []
+    if TRAINING_TAG in accumulator.Tags()[accumulator_lib.TENSORS]:
+        for event in accumulator.Tensors(TRAINING_TAG):
+            marks.append((int(event.step), int(make_ndarray(event.tensor_proto))))
+    marks.sort()
+    steps = [step for step, _ in marks]
+
+    def training(step: int) -> int:
+        at = bisect.bisect_right(steps, step)
+        return marks[at - 1][1] if at else 0
+
+    return training
 
 
 def _to_value(array: np.ndarray) -> float | np.ndarray:

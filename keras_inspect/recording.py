@@ -78,16 +78,21 @@ def model_layers(model: keras.Model) -> list[keras.layers.Layer]:
 def default_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers inspected when the user names none: those that learn a transform.
 
-    Dense, convolutional and recurrent layers are selected; Embedding, normalisation, pooling,
+    Dense, convolutional and recurrent layers are selected (also inside ``TimeDistributed``,
+    whose output is then inspected); Embedding, normalisation, pooling,
     Dropout and reshaping layers are not (name them in ``layers=`` to inspect them): their
     outputs either repeat their input's statistics or, for embeddings, are per-feature lookups
     better covered by feature-group saliency.
     """
-    return [
-        layer
-        for layer in model_layers(model)
-        if isinstance(layer, _TRANSFORM_TYPES) and not isinstance(layer, keras.Model)
-    ]
+    return [layer for layer in model_layers(model) if _learns_transform(layer)]
+
+
+def _learns_transform(layer: keras.layers.Layer) -> bool:
+    """A transform layer, or a ``TimeDistributed`` one (its output: the inner layer's, per
+    step; the wrapped layer itself runs inside the wrapper and has no output of its own)."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return _learns_transform(layer.layer)
+    return isinstance(layer, _TRANSFORM_TYPES) and not isinstance(layer, keras.Model)
 
 
 def has_fused_activation(layer: keras.layers.Layer) -> bool:

@@ -74,9 +74,15 @@ class RecordSink:
             self._closed = False
 
     def write_checkpoint(
-        self, step: int, records: Sequence[Record], logs: dict[str, Any], seconds: Any
+        self,
+        step: int,
+        records: Sequence[Record],
+        logs: dict[str, Any],
+        seconds: Any,
+        training: int = 0,
     ) -> bool:
-        """A checkpoint's records, pictures, Keras' logs and ``seconds()`` it took, flushed.
+        """A checkpoint's records, pictures, Keras' logs, ``seconds()`` it took and the index
+        of the ``training`` that recorded it (:data:`tb_plugin.metadata.TRAINING_TAG`), flushed.
 
         Returns:
             Whether the checkpoint is on disk (False after a file-system failure).
@@ -92,6 +98,7 @@ class RecordSink:
                         writer.write_scalar(step, metadata.keras_log_tag(name), float(value))
             with self.guard.running("write checkpoint_seconds", passes=(OSError,)):
                 writer.write_scalar(step, "keras_inspect/checkpoint_seconds", float(seconds()))
+                writer.write_scalar(step, metadata.TRAINING_TAG, float(training))
 
         with self._lock:
             return self._attempt(step, write)

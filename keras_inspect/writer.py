@@ -5,25 +5,8 @@ Values go into ``<log_dir>/inspect`` as TensorBoard summaries under the plugin n
 TensorFlow API. Local directories are written synchronously by :mod:`keras_inspect.eventfile`;
 remote ones (``gs://``) by TensorBoard's ``EventFileWriter``.
 
-Encoding, chosen for what TensorBoard's two loaders accept and for size:
-
-========================================  ==========  ===================
-value                                      dtype       data class
-========================================  ==========  ===================
-Python/NumPy number or 0-d array          float32     ``DATA_CLASS_SCALAR``
-1-D float array (per-unit values)         float32     ``DATA_CLASS_TENSOR``
-float array with ndim >= 2 (matrices)     float16     ``DATA_CLASS_TENSOR``
-integer or bool array                     int32       ``DATA_CLASS_TENSOR``
-========================================  ==========  ===================
-
-Arrays of more than :data:`tb_plugin.metadata.PART_MIN_SIZE` numbers are written in parts of
-:data:`~tb_plugin.metadata.PART_POINTS` checkpoints, one tag per part, so that the plugin can
-read one old checkpoint of a big matrix without reading all of them.
-
-float16 halves the bytes of matrices and histograms, which keeps a checkpoint near the ~1 MiB
-budget of the spec; an array with a value beyond float16's range (65504) is stored as float32
-instead of turning into inf. Scalars are float32 because the Rust data server drops float64
-scalar series.
+Values are encoded by :mod:`keras_inspect.encoding` (dtypes, data classes); arrays of more than
+:data:`tb_plugin.metadata.PART_MIN_SIZE` numbers are written in parts (one tag per part).
 
 A writer whose file system fails (an ``OSError`` from opening, writing or flushing; remote
 errors are raised as ``OSError`` too) keeps what its last successful :meth:`InspectWriter.flush`
@@ -50,8 +33,8 @@ from tensorboard.compat.proto import (
 )
 from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
-from tensorboard.util.tensor_util import make_tensor_proto
 
+from keras_inspect.encoding import encode, png, size
 from keras_inspect.eventfile import EventFile, RemoteEventFile
 from tb_plugin.metadata import (
     PART_MIN_SIZE,
@@ -64,9 +47,6 @@ from tb_plugin.metadata import (
 )
 
 __all__ = ["InspectWriter"]
-
-_FLOAT16_MAX = float(np.finfo(np.float16).max)
-_INT32 = np.iinfo(np.int32)
 
 
 class InspectWriter:
@@ -143,9 +123,9 @@ class InspectWriter:
         """
         tag = make_tag(quantity, dataset, layer, **extra)
         where = _describe(quantity, dataset, layer, extra)
-        tensor, data_class = _encode(value, where)
+        tensor, data_class = encode(value, where)
         part = None
-        if _size(tensor) > PART_MIN_SIZE:
+        if size(tensor) > PART_MIN_SIZE:
             part = self._part_of(tag, _check_step(step, tag))
             tag = part_tag(tag, part)
         metadata = summary_pb2.SummaryMetadata(
@@ -195,7 +175,7 @@ class InspectWriter:
         array = np.asarray(value)
         if array.ndim != 0:
             raise ValueError(f"Scalar {tag!r} must be a single number; got shape {array.shape}.")
-        tensor, _ = _encode(array, f"scalar {tag!r}")
+        tensor, _ = encode(array, f"scalar {tag!r}")
         metadata = scalar_metadata.create_summary_metadata(display_name="", description="")
         metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
         self._add(step, tag, tensor, metadata, scalar_metadata.PLUGIN_NAME)
@@ -290,7 +270,7 @@ class InspectWriter:
                     f"Images for {tag!r} must be uint8 (H, W) or (H, W, 3); got "
                     f"{image.dtype} {image.shape}."
                 )
-            encoded.append(_png(image))
+            encoded.append(png(image))
         height, width = np.asarray(images[0]).shape[:2]
         tensor = tensor_pb2.TensorProto(
             dtype=types_pb2.DT_STRING,
@@ -358,74 +338,7 @@ def _not_increasing(tag: str, step: int, last: int) -> ValueError:
     )
 
 
-def _size(tensor: tensor_pb2.TensorProto) -> int:
-    """Numbers in a tensor (1 for a scalar)."""
-    return int(np.prod([d.size for d in tensor.tensor_shape.dim], dtype=np.int64))
-
-
 def _describe(quantity: str, dataset: str, layer: str, extra: dict[str, object]) -> str:
     axes = [f"quantity={quantity!r}", f"dataset={dataset!r}", f"layer={layer!r}"]
     axes.extend(f"{key}={value!r}" for key, value in extra.items())
     return ", ".join(axes)
-
-
-def _encode(value: object, where: str) -> tuple[tensor_pb2.TensorProto, int]:
-    """Converts a value to a TensorProto and its data class (see the module docstring)."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"Value for {where} is not numeric: {error}") from None
-    kind = array.dtype.kind
-    if kind not in "biuf":
-        raise TypeError(
-            f"Value for {where} must be a number or an array of numbers; got dtype {array.dtype}."
-        )
-    if array.ndim == 0:
-        stored = _finite_float(array, np.float32, where)
-        return make_tensor_proto(stored), summary_pb2.DATA_CLASS_SCALAR
-    if kind in "biu":
-        if array.size and (array.min() < _INT32.min or array.max() > _INT32.max):
-            raise ValueError(f"Integer value for {where} does not fit in int32.")
-        return make_tensor_proto(array.astype(np.int32)), summary_pb2.DATA_CLASS_TENSOR
-    stored = _finite_float(array, np.float32, where)
-    if array.ndim >= 2 and (not stored.size or np.abs(stored).max() <= _FLOAT16_MAX):
-        return _float16_proto(stored), summary_pb2.DATA_CLASS_TENSOR
-    return make_tensor_proto(stored), summary_pb2.DATA_CLASS_TENSOR
-
-
-def _float16_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
-    # make_tensor_proto puts float16 into the varint field half_val (up to 3 bytes per element);
-    # tensor_content holds the raw 2 bytes, and make_ndarray reads it back.
-    shape = tensor_shape_pb2.TensorShapeProto(
-        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in array.shape]
-    )
-    return tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_HALF,
-        tensor_shape=shape,
-        tensor_content=array.astype("<f2").tobytes(),
-    )
-
-
-def _finite_float(array: np.ndarray, dtype: type[np.floating], where: str) -> np.ndarray:
-    if not np.isfinite(array).all():
-        raise ValueError(
-            f"Value for {where} contains NaN or Inf; non-finite values are never written "
-            f"(skip or count them instead)."
-        )
-    # A finite float64 beyond float32's range would become inf after the cast.
-    with np.errstate(over="ignore"):
-        stored = array.astype(dtype)
-    if not np.isfinite(stored).all():
-        raise ValueError(f"Value for {where} exceeds the float32 range.")
-    return stored
-
-
-def _png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 (H, W) or (H, W, 3) array (Pillow, which TensorBoard requires)."""
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -34,6 +34,7 @@ __all__ = [
     "PART_POINTS",
     "PLUGIN_NAME",
     "RUN_SUBDIR",
+    "TRAINING_TAG",
     "decode_content",
     "decode_order",
     "decode_part",
@@ -49,6 +50,10 @@ FORMAT_VERSION = 1
 RUN_SUBDIR = "inspect"
 EXTRA_AXES = ("group", "class", "sample", "pair", "type")
 KERAS_LOG_PREFIX = "keras/"
+# Native scalar written with every checkpoint: the 0-based index of the training (``fit`` call)
+# that recorded it in its run directory; a later training into the same directory continues
+# the step count (keras_inspect.resume) and this tells the trainings apart.
+TRAINING_TAG = "keras_inspect/training"
 
 # Large arrays (a correlation matrix of a 256-unit layer is 128 KB a checkpoint, 26 MB over
 # 200 checkpoints) are written in parts of PART_POINTS consecutive checkpoints, one tag each, so

@@ -14,7 +14,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
 from keras_inspect import eventfile
-from keras_inspect.eventfile import EventFile, _masked_crc
+from keras_inspect.eventfile import EventFile, masked_crc
 
 
 def test_events_round_trip_through_tensorboards_loader(tmp_path):
@@ -31,7 +31,7 @@ def test_events_round_trip_through_tensorboards_loader(tmp_path):
 
 def test_checksum_matches_tensorboards_reference():
     for data in (b"", b"abc", bytes(range(256)) * 5):
-        assert int.from_bytes(_masked_crc(data), "little") == masked_crc32c(data)
+        assert int.from_bytes(masked_crc(data), "little") == masked_crc32c(data)
     assert google_crc32c.implementation == "c"
 
 
@@ -44,11 +44,11 @@ def whole_records(path):
     while at < len(data):
         assert len(data) - at >= 12, f"{path}: a truncated header at byte {at}"
         header = data[at : at + 8]
-        assert data[at + 8 : at + 12] == _masked_crc(header)
+        assert data[at + 8 : at + 12] == masked_crc(header)
         (length,) = struct.unpack("<Q", header)
         body = data[at + 12 : at + 12 + length]
         assert len(body) == length, f"{path}: a truncated record at byte {at}"
-        assert data[at + 12 + length : at + 16 + length] == _masked_crc(body)
+        assert data[at + 12 + length : at + 16 + length] == masked_crc(body)
         steps.append(event_pb2.Event.FromString(body).step)
         at += 16 + length
     return steps

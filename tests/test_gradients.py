@@ -10,7 +10,8 @@ import pytest
 from keras_inspect.batches import to_numpy
 from keras_inspect.capture import Capture
 from keras_inspect.errors import ConfigError
-from keras_inspect.gradients import GradientPlan, objective, resolve_feature_groups
+from keras_inspect.feature_groups import resolve_feature_groups
+from keras_inspect.gradients import GradientPlan, objective
 from tests import models
 
 

@@ -87,6 +87,7 @@ def test_two_jax_processes_record_each_checkpoint_once_with_one_process_values(t
                 & (frame.quantity == quantity)
                 & (frame.dataset == row.dataset)
                 & (frame.layer == row.layer)
+                & (frame.group.astype(str) == str(row.group))  # a group per input column
             ]
             assert len(match) == 1, (quantity, row.dataset, row.layer)
             expected = np.asarray(row.value, np.float64)

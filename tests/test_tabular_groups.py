@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import keras_inspect as ki
-from keras_inspect.gradients import MAX_COLUMN_GROUPS, resolve_feature_groups
+from keras_inspect.feature_groups import MAX_COLUMN_GROUPS, resolve_feature_groups
 
 
 def table_model(width: int, name: str | None = None) -> keras.Model:
