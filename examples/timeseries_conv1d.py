@@ -30,7 +30,14 @@ WINDOW = 50
 
 def load_co2() -> np.ndarray:
     """The weekly CO2 series (ppm), gaps filled by linear interpolation."""
-    import statsmodels.api as sm
+    try:
+        import statsmodels.api as sm
+    except ModuleNotFoundError as error:
+        raise SystemExit(
+            "this example reads the CO2 series that ships with statsmodels, which is not "
+            "installed; install the examples' extra: pip install 'keras-inspect[examples]' "
+            "(or pip install statsmodels)."
+        ) from error
 
     frame = sm.datasets.co2.load_pandas().data
     return frame["co2"].interpolate().bfill().to_numpy(dtype=np.float64)

@@ -7,6 +7,8 @@ each one returned and wrote.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 import keras_inspect as ki
@@ -140,3 +142,12 @@ def test_the_demo_trains_every_example_in_order_with_progress(tmp_path, monkeypa
     assert demo.inspect_url("http://localhost:6006/") == (
         "http://localhost:6006/?inspect_run=ctr#keras_inspect"
     )
+
+
+def test_a_missing_optional_dependency_names_the_extra_to_install(monkeypatch):
+    from examples import timeseries_conv1d
+
+    monkeypatch.setitem(sys.modules, "statsmodels", None)
+    monkeypatch.setitem(sys.modules, "statsmodels.api", None)
+    with pytest.raises(SystemExit, match=r"pip install 'keras-inspect\[examples\]'"):
+        timeseries_conv1d.load_co2()
