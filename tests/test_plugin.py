@@ -225,7 +225,7 @@ def test_static_files_and_plotly_are_served(tmp_path):
     assert response.headers["Content-Type"].startswith("text/javascript")
     plain = client.get(f"{BASE}/vendor/plotly.min.js")
     assert b"plotly" in plain.get_data()[:2000].lower()
-    # The cartesian bundle when `python -m tb_plugin.chart_bundle` fetched it, else the full one.
+    # The cartesian bundle when the build fetched it (setup.py), else the full one.
     from tb_plugin import chart_bundle
 
     with open(chart_bundle.bundle_path(), "rb") as handle:
