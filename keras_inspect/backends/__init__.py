@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import keras
+import numpy as np
 
 __all__ = [
     "GRADIENT_BACKENDS",
@@ -128,11 +129,17 @@ def fixed_rows() -> bool:
 
 
 def to_numpy(tensor: Any) -> Any:
-    """A tensor of the active backend (or a NumPy value) as a NumPy array."""
+    """A tensor of the active backend (or a NumPy value) as a NumPy array.
+
+    A float type NumPy has no kind for (``bfloat16`` of mixed precision, which ``ml_dtypes``
+    gives NumPy as an opaque ``V`` type) comes back as float32, which every quantity and the
+    writer read.
+    """
     impl = _impl()
-    if impl is None:
-        return keras.ops.convert_to_numpy(tensor)
-    return impl.to_numpy(tensor)
+    array = keras.ops.convert_to_numpy(tensor) if impl is None else impl.to_numpy(tensor)
+    if getattr(array, "dtype", None) is not None and array.dtype.kind == "V":
+        array = array.astype(np.float32)
+    return array
 
 
 def process_index() -> int:
