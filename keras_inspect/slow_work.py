@@ -158,8 +158,8 @@ class SlowWork:
     def _say_goes_on(self, what: str, steps: list[int]) -> None:
         self.guard.warn_once(
             (what, "", "close"),
-            f"keras_inspect: the {what} of step(s) {steps} is still running after {GRACE:g} s; "
-            f"fit is not held for it. It goes on in the background and is written to "
+            f"keras_inspect: work on the {what} of step(s) {steps} is still running after "
+            f"{GRACE:g} s; fit is not held for it. It goes on in the background and is written to "
             f"{os.path.join(self.sink.log_dir, metadata.RUN_SUBDIR)} when done; "
             "inspector.wait() waits for it, and so does a script at exit (Ctrl-C drops it)."
             + (

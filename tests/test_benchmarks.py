@@ -9,7 +9,7 @@ from benchmarks import overhead, scale
 
 @pytest.mark.slow
 # The full preset's slow work may outlast fit on a busy machine: said, and finished later.
-@pytest.mark.filterwarnings("ignore:keras_inspect. the .* is still running")
+@pytest.mark.filterwarnings("ignore:keras_inspect. work on the .* is still running")
 @pytest.mark.parametrize("args", [[], ["--model", "digits", "--quantities", "full"]])
 def test_overhead_benchmark_runs_and_reports_every_figure(capsys, args):
     result = overhead.main(["--quick", *args])
