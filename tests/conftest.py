@@ -16,6 +16,16 @@ def _seeded():
     keras.utils.set_random_seed(0)
 
 
+@pytest.fixture
+def binary():
+    """A small compiled binary classifier (Sequential without Input) and its data."""
+    from tests import models
+
+    model, x, y = models.sequential_no_input()
+    model.compile("adam", "binary_crossentropy")
+    return model, x, y
+
+
 @pytest.fixture(scope="session")
 def example_runs(tmp_path_factory):
     """Every example trained once, in parallel (see ``tests/example_runs.py``)."""

@@ -11,13 +11,6 @@ from keras_inspect.quantities import correlation
 from tests import models
 
 
-@pytest.fixture
-def binary():
-    model, x, y = models.sequential_no_input()
-    model.compile("adam", "binary_crossentropy")
-    return model, x, y
-
-
 def make(tmp_path, x, y, **kwargs):
     datasets = kwargs.pop("datasets", {"train": (x, y), "test1": (x[:40], y[:40])})
     return ki.InspectCallback(

@@ -29,13 +29,6 @@ from tests.test_eventfile import whole_records
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def binary():
-    model, x, y = models.sequential_no_input()
-    model.compile("adam", "binary_crossentropy")
-    return model, x, y
-
-
 def make(log_dir, x, y, **kwargs):
     datasets = {"train": (x, y), "test1": (x[:40], y[:40])}
     return ki.InspectCallback(log_dir, datasets, max_samples=64, **kwargs)
