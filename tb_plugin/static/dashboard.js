@@ -345,15 +345,40 @@ export async function start(firstRuns = null) {
 
 /**
  * Runs named in the page URL (`?inspect_run=ctr&inspect_run=ts#keras_inspect`), to open the
- * tab on them; TensorBoard keeps unknown query parameters. The plugin's iframe is same-origin,
- * so the address is the parent page's.
+ * tab on them. TensorBoard keeps unknown query parameters but rewrites the address before the
+ * plugin loads, keeping only the last value of a repeated one; the page's navigation entry
+ * still has the address as typed, so its names are taken when they include the current ones.
+ * The plugin's iframe is same-origin, so the address is the parent page's.
  */
 export function runsFromUrl() {
-  let search = "";
+  let page = window;
   try {
-    search = window.parent.location.search;
+    void window.parent.location.search;
+    page = window.parent;
   } catch (_) {
-    search = window.location.search;
+    page = window;
   }
-  return new URLSearchParams(search).getAll("inspect_run");
+  const current = new URLSearchParams(page.location.search).getAll("inspect_run");
+  return typedRuns(current, navigationUrl(page));
+}
+
+/** The runs of the address as typed (`typed`, a URL) when it names every current one. */
+export function typedRuns(current, typed) {
+  if (!current.length || !typed) return current;
+  let named = [];
+  try {
+    named = new URL(typed).searchParams.getAll("inspect_run");
+  } catch (_) {
+    return current;
+  }
+  return current.every((run) => named.includes(run)) ? [...new Set(named)] : current;
+}
+
+function navigationUrl(page) {
+  try {
+    const [entry] = page.performance.getEntriesByType("navigation");
+    return entry ? entry.name : "";
+  } catch (_) {
+    return "";
+  }
 }

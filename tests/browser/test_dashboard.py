@@ -828,6 +828,15 @@ def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):
         ".filter((box) => box.checked).map((box) => box.dataset.dataset)"
     )
     assert shown == ["train", "test1", "test2"], shown
+    # Repeated: every named run (TensorBoard's rewritten address keeps only the last one).
+    both = f"inspect_run={TS_RUN}&inspect_run={DIGITS_RUN}"
+    page = open_page(f"{fast_board.url}?{both}#keras_inspect")
+    frame = plugin_frame(page, TIMEOUT_S)
+    frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
+    assert page.evaluate("() => new URLSearchParams(location.search).getAll('inspect_run')") == [
+        DIGITS_RUN
+    ]
+    assert run_boxes(frame) == {run: run in (TS_RUN, DIGITS_RUN) for run in ALL_RUNS}
 
 
 def test_a_wide_layers_correlation_matrix_names_its_unit_subset(fast_board, dashboard):
