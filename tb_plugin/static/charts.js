@@ -207,6 +207,17 @@ export function hover(xLabel, yLabel, yFormat = ".4g") {
 }
 
 /** x-axis settings for a step axis: ticks on the checkpoints when there are few of them. */
+/**
+ * A y axis for ROC AUCs that does not magnify noise: from chance (0.5), or lower in tenths
+ * when a value is below it, to just above 1, whatever the spread of the values. A drift of
+ * 0.0002 between 0.9998 and 1.0 stays a flat line at the top, as it should.
+ */
+export function aucAxis(title, traces) {
+  const values = traces.flatMap((t) => t.y || []).filter((v) => Number.isFinite(v));
+  const low = values.length ? Math.min(0.5, Math.floor(Math.min(...values) * 10) / 10) : 0.5;
+  return { title: axisTitle(title), range: [Math.max(0, low), 1.02], automargin: true };
+}
+
 export function stepAxis(steps = []) {
   const axis = { title: axisTitle("step") };
   if (steps.length > 0 && steps.length <= 12) {

@@ -171,6 +171,24 @@ def set_run(frame, run: str, checked: bool) -> None:
     assert run_boxes(frame)[run] == checked
 
 
+def set_dataset(frame, dataset: str, checked: bool) -> None:
+    """Ticks or unticks a dataset as a user would (a click), then waits for the render."""
+    boxes = frame.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll(
+             "#ki-datasets input[data-dataset]")].map((b) => [b.dataset.dataset, b.checked]))"""
+    )
+    assert dataset in boxes, f"no checkbox for dataset {dataset!r}; listed: {list(boxes)}"
+    if boxes[dataset] == checked:
+        return
+    before = render_state(frame)["rendered"]
+    frame.evaluate(
+        """(name) => [...document.querySelectorAll("#ki-datasets input[data-dataset]")]
+             .find((b) => b.dataset.dataset === name).click()""",
+        dataset,
+    )
+    wait_render_after(frame, before, f"{'ticking' if checked else 'unticking'} {dataset!r}")
+
+
 def trace_run(trace: dict, runs: tuple[str, ...]) -> str | None:
     """Which run a trace belongs to: its meta or legendgroup, else the longest run in its name."""
     meta = trace["meta"]
@@ -875,3 +893,38 @@ def test_a_wide_layers_correlation_matrix_names_its_unit_subset(fast_board, dash
             if c["chart"] == "correlation_matrix"
         )
     )
+
+
+_CHART_AXES_JS = """(name) => {
+  const div = document.querySelector(`[data-chart=${name}]`);
+  if (!div || !div._fullLayout) return null;
+  return {
+    modes: div.data.map((t) => t.mode),
+    categories: [...(div.layout.xaxis.categoryarray || [])],
+    x: div.data.map((t) => [...(t.x || [])]),
+    range: [...div._fullLayout.yaxis.range],
+  };
+}"""
+
+
+def test_per_dataset_charts_are_honest_about_what_is_ticked_and_how_far_apart(
+    fast_board, dashboard
+):
+    _, frame = dashboard(fast_board)
+    for run in ALL_RUNS:  # one CTR run: 9 datasets, 3 ticked at first
+        set_run(frame, run, run == CTR_RUNS[0])
+    ticked = ["train", "test1", "test5"]  # not neighbours: test2..test4 stay off the axis
+    for dataset in ("train", "test1", "test2", "test3", "test4", "test5"):
+        set_dataset(frame, dataset, dataset in ticked)
+    std = frame.evaluate(_CHART_AXES_JS, "layer_std")
+    assert std is not None, "layer_std was not drawn"
+    # Only the ticked datasets on the category axis, markers without a joining line, from 0.
+    assert std["categories"] == ticked and all(x == ticked for x in std["x"]), std
+    assert set(std["modes"]) == {"markers"}, std
+    assert std["range"][0] == 0, std
+    # AUCs from chance (or below, in tenths) to just above 1, not magnified to the noise.
+    for chart in ("model_auc", "probe_over_steps"):
+        axes = frame.evaluate(_CHART_AXES_JS, chart)
+        assert axes is not None, f"{chart} was not drawn"
+        low, high = axes["range"]
+        assert 0 <= low <= 0.5 and high == pytest.approx(1.02), (chart, axes["range"])

@@ -1,6 +1,6 @@
 // Fig. 7 of Guo et al.: the layer's average unit std per dataset at the chosen checkpoint
-// (x = dataset, one line per run, for the chosen layer) - a label-free drift signal - and the
-// share of dead units over training, one subplot per layer.
+// (x = the ticked datasets, a marker per run, y from zero, for the chosen layer) - a
+// label-free drift signal - and the share of dead units over training, one subplot per layer.
 
 import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, traceName, stepAxis } from "../charts.js";
 import { runColor } from "../colors.js";
@@ -14,8 +14,10 @@ async function fetchAll(ctx, quantity, filters) {
 
 function layerStdTraces(ctx, results) {
   const layer = ctx.state.layer;
-  // Datasets are the x axis here, so every dataset is drawn (not only the overlay selection).
-  const shown = ctx.datasetOrder;
+  // Datasets are the x axis: the ticked ones that a selected run has, nothing else.
+  const ticked = ctx.datasetOrder.filter((d) => ctx.state.datasets.includes(d));
+  const held = new Set(results.flatMap(({ value }) => (value.series || []).filter((s) => s.layer === layer).map((s) => s.dataset)));
+  const shown = ticked.filter((d) => held.has(d));
   const traces = [];
   for (const { run, value } of results) {
     const series = (value.series || []).filter((s) => s.layer === layer && shown.includes(s.dataset));
@@ -24,13 +26,12 @@ function layerStdTraces(ctx, results) {
     const runStep = ctx.stepFor(run);
     traces.push({
       type: "scatter",
-      mode: "lines+markers",
+      mode: "markers", // datasets are categories: no line between them
       x: ordered.map((s) => plotlyText(s.dataset)),
       y: ordered.map((s) => valueAt(s.steps, s.values, runStep)),
       name: traceName(run.run, layer),
       meta: { run: run.run, layer, datasets: ordered.map((s) => s.dataset), step: runStep },
-      line: { color: runColor(run.run), width: 2 },
-      marker: { color: runColor(run.run), size: 7 },
+      marker: { color: runColor(run.run), size: 10 },
       hovertemplate: hover("dataset", "layer std"),
     });
   }
@@ -53,7 +54,7 @@ export default {
     // the std chart, the small multiples' datasets over training for dead fraction.
     const layers = ctx.state.layer ? [ctx.state.layer] : undefined;
     const [std, dead] = await Promise.all([
-      fetchAll(ctx, "layer_std", { layers, step: ctx.state.step }),
+      fetchAll(ctx, "layer_std", { layers, datasets: ctx.state.datasets, step: ctx.state.step }),
       fetchAll(ctx, "dead_fraction", { datasets: smallMultipleDatasets(ctx) }),
     ]);
     if (!ctx.isCurrent()) return;
@@ -69,7 +70,8 @@ export default {
       keep.push("layer_std");
       const layout = {
         xaxis: { title: axisTitle("dataset"), type: "category", automargin: true, categoryorder: "array", categoryarray: categories },
-        yaxis: { title: axisTitle(`layer std (${ctx.state.layer})`) },
+        // From zero: a 0.4 % difference between datasets must not look like a drift spike.
+        yaxis: { title: axisTitle(`layer std (${ctx.state.layer})`), rangemode: "tozero", automargin: true },
         margin: { l: 60, r: 16, t: 12, b: 44 },
       };
       draws.push(draw(chartDiv(container, "layer_std"), traces, layout, ctx));

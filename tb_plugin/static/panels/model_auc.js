@@ -1,7 +1,7 @@
 // Fig. 1 of Guo et al.: ROC AUC of the model output per dataset over training steps, one line
 // per (run, dataset). Clicking a point moves the checkpoint cursor.
 
-import { axisTitle, chartDiv, draw, setMessage, stepLines, stepAxis } from "../charts.js";
+import { aucAxis, chartDiv, draw, setMessage, stepLines, stepAxis } from "../charts.js";
 import { allFailed, dataKey, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
 
 export default {
@@ -28,7 +28,7 @@ export default {
     setMessage(container, "note", joinNotes(failureText(failed), traces.length ? "" : "None of the shown datasets has model_auc."));
     const layout = {
       xaxis: stepAxis(ctx.steps),
-      yaxis: { title: axisTitle("AUC") },
+      yaxis: aucAxis("AUC", traces),
       shapes: stepLines(ctx.state.step),
       margin: { l: 60, r: 16, t: 16, b: 44 },
     };

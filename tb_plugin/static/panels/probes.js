@@ -2,7 +2,7 @@
 // (x = layer in model order, one line per (run, dataset)), and the probe AUC of the chosen layer
 // over training. A run with probe_r2 (continuous target) and no probe_auc shows R² instead.
 
-import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, stepAxis } from "../charts.js";
+import { aucAxis, axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, stepAxis } from "../charts.js";
 import { plotlyText } from "../dom.js";
 import { allFailed, dataKey, failureText, joinNotes, lineTrace, perRun, valueAt } from "../panel_kit.js";
 
@@ -74,13 +74,15 @@ export default {
       }
     }
     const margin = { l: 60, r: 16, t: 12, b: 44 };
+    // AUCs get a fixed honest range; R² (which can be far below 0) keeps Plotly's.
+    const onlyAuc = ok.every(({ run }) => probeQuantity(run) === "probe_auc");
     const draws = [
       draw(
         chartDiv(container, "probe_by_layer"),
         byLayer,
         {
           xaxis: { title: axisTitle("layer"), type: "category", automargin: true, categoryorder: "array", categoryarray: layerOrder.map(plotlyText) },
-          yaxis: { title: axisTitle(yName) },
+          yaxis: onlyAuc ? aucAxis(yName, byLayer) : { title: axisTitle(yName), automargin: true },
           margin,
         },
         ctx,
@@ -90,7 +92,9 @@ export default {
         overSteps,
         {
           xaxis: stepAxis(ctx.steps),
-          yaxis: { title: axisTitle(`${yName} (${chosen})`) },
+          yaxis: onlyAuc
+            ? aucAxis(`${yName} (${chosen})`, overSteps)
+            : { title: axisTitle(`${yName} (${chosen})`), automargin: true },
           shapes: stepLines(ctx.state.step),
           margin,
         },
