@@ -453,9 +453,11 @@ def _panel_calls(entry, runs, run, step, when, focus, layer) -> list[tuple[str, 
         check = {"run": runs[:4], "quantity": "model_auc", "step": step}
         calls.append((f"scalars model_auc at a step ({when})", "scalars", check))
     if "layer_std" in quantities:
-        # Layer std per dataset; also the neuron panel's check for the chosen layer.
+        # The neuron panel's check for the chosen layer, and layer std per ticked dataset.
         params = {"run": runs, "quantity": "layer_std", "layer": layer, "step": step}
         calls.append((f"scalars layer_std at a step ({when})", "scalars", params))
+        per_dataset = {**params, "dataset": shown}
+        calls.append((f"scalars layer_std per dataset ({when})", "scalars", per_dataset))
     for quantity in ("dead_fraction", "correlation_mean_abs"):
         if quantity in quantities:  # small multiples: the focus dataset for > 4 runs
             params = {"run": runs, "quantity": quantity, "dataset": [focus]}
