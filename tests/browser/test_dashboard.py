@@ -155,38 +155,41 @@ def run_boxes(frame) -> dict[str, bool]:
     )
 
 
-def set_run(frame, run: str, checked: bool) -> None:
-    """Checks or unchecks a run as a user would (a click), then waits for the render."""
-    boxes = run_boxes(frame)
-    assert run in boxes, f"no checkbox for run {run!r} in #ki-runs; runs listed: {list(boxes)}"
-    if boxes[run] == checked:
+def _boxes(frame, container: str, key: str) -> dict[str, bool]:
+    """Name -> checked of the checkboxes ``#<container> input[data-<key>]``."""
+    return frame.evaluate(
+        """([container, key]) => Object.fromEntries([...document.querySelectorAll(
+             `#${container} input[type=checkbox][data-${key}]`)]
+             .map((b) => [b.dataset[key], b.checked]))""",
+        [container, key],
+    )
+
+
+def _click_box(frame, container: str, key: str, name: str, checked: bool) -> None:
+    """Checks or unchecks one box as a user would (a click), then waits for the render."""
+    boxes = _boxes(frame, container, key)
+    assert name in boxes, f"no checkbox for {key} {name!r} in #{container}; listed: {list(boxes)}"
+    if boxes[name] == checked:
         return
     before = render_state(frame)["rendered"]
     frame.evaluate(
-        """(run) => [...document.querySelectorAll("#ki-runs input[type=checkbox][data-run]")]
-             .find((b) => b.dataset.run === run).click()""",
-        run,
+        """([container, key, name]) => [...document.querySelectorAll(
+             `#${container} input[type=checkbox][data-${key}]`)]
+             .find((b) => b.dataset[key] === name).click()""",
+        [container, key, name],
     )
-    wait_render_after(frame, before, f"{'checking' if checked else 'unchecking'} run {run!r}")
-    assert run_boxes(frame)[run] == checked
+    wait_render_after(frame, before, f"{'checking' if checked else 'unchecking'} {key} {name!r}")
+    assert _boxes(frame, container, key)[name] == checked
+
+
+def set_run(frame, run: str, checked: bool) -> None:
+    """Checks or unchecks a run, then waits for the render."""
+    _click_box(frame, "ki-runs", "run", run, checked)
 
 
 def set_dataset(frame, dataset: str, checked: bool) -> None:
-    """Ticks or unticks a dataset as a user would (a click), then waits for the render."""
-    boxes = frame.evaluate(
-        """() => Object.fromEntries([...document.querySelectorAll(
-             "#ki-datasets input[data-dataset]")].map((b) => [b.dataset.dataset, b.checked]))"""
-    )
-    assert dataset in boxes, f"no checkbox for dataset {dataset!r}; listed: {list(boxes)}"
-    if boxes[dataset] == checked:
-        return
-    before = render_state(frame)["rendered"]
-    frame.evaluate(
-        """(name) => [...document.querySelectorAll("#ki-datasets input[data-dataset]")]
-             .find((b) => b.dataset.dataset === name).click()""",
-        dataset,
-    )
-    wait_render_after(frame, before, f"{'ticking' if checked else 'unticking'} {dataset!r}")
+    """Ticks or unticks a dataset, then waits for the render."""
+    _click_box(frame, "ki-datasets", "dataset", dataset, checked)
 
 
 def trace_run(trace: dict, runs: tuple[str, ...]) -> str | None:
