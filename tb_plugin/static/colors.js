@@ -1,12 +1,15 @@
-// Colour scheme, shared by every panel:
-//   * colour = run. Each run gets one colour for the whole session, from a 10-colour palette,
-//     chosen by a hash of its name (so a run keeps its colour when other runs are added); when
-//     two runs hash to the same slot the later one takes the next free slot, until the palette is
-//     exhausted. The selector swatch shows the same colour.
-//   * line style = dataset. Within a run, datasets are told apart by dash style and marker
-//     symbol (lines) or by fill opacity (bars). Styles go to the datasets shown, each keeping
-//     its style while shown (Selection.styleIndex), so up to six shown datasets never share a
-//     dash however many the runs hold; `train` is always solid.
+// Colour scheme, shared by every panel (one meaning per visual channel across the tab):
+//   * colour = run, when several runs are selected. Each run gets one colour for the whole
+//     session, from a 10-colour palette, chosen by a hash of its name (so a run keeps its colour
+//     when other runs are added); when two runs hash to the same slot the later one takes the
+//     next free slot, until the palette is exhausted. The selector swatch shows the same colour.
+//   * colour = dataset, when one run is selected: there is no run to tell apart, and nine
+//     datasets in one colour cannot be read. The dataset chips then show each dataset's colour.
+//   * line style = dataset. Datasets are told apart by dash style and marker symbol together
+//     (lines) or by fill opacity (bars). Styles go to the datasets shown, each keeping its
+//     style while shown (Selection.styleIndex); `train` is always solid with circles. Six dashes
+//     and eight symbols give 24 pairwise distinct (dash, symbol) pairs, so markers are drawn on
+//     every line (thinned on long ones) to keep the seventh dataset apart from the first.
 //   * any further axis (layer, class, metric) is split into subplots, never encoded in colour.
 
 export const PALETTE = [
@@ -64,7 +67,7 @@ export function runColor(name) {
 
 /**
  * Line and bar styles for the dataset in style slot `index` (Selection.styleIndex):
- * {dash, symbol, opacity}.
+ * {dash, symbol, opacity}. Slots below 24 give pairwise distinct (dash, symbol) pairs.
  */
 export function datasetStyle(index) {
   const i = Math.max(0, index);
@@ -74,6 +77,25 @@ export function datasetStyle(index) {
     opacity: OPACITIES[i % OPACITIES.length],
   };
 }
+
+/** The colour of the dataset in style slot `index` (used when one run is selected). */
+export function datasetColor(index) {
+  return PALETTE[Math.max(0, index) % PALETTE.length];
+}
+
+/**
+ * The whole style of the trace of (`run`, the dataset in style slot `slot`): {color, dash,
+ * symbol, opacity}. `byDataset`: colour by dataset (one run selected) instead of by run; bars
+ * then keep full opacity, as the colour already tells datasets apart.
+ */
+export function traceStyle(run, slot, byDataset) {
+  const style = datasetStyle(slot);
+  if (byDataset) return { ...style, color: datasetColor(slot), opacity: 0.85 };
+  return { ...style, color: runColor(run) };
+}
+
+// Markers drawn at most on a line (evenly thinned beyond): enough to read the symbol.
+export const MAX_MARKERS = 40;
 
 /** SVG stroke-dasharray for a Plotly dash name, for the little key drawn in the selectors. */
 export function dashArray(dash) {

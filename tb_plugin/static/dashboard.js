@@ -12,6 +12,7 @@
 // holds the checkpoint shown. Each section.ki-panel carries data-ki-state: "deferred" (drawn
 // later), "drawing", or "drawn" (for the newest render cycle).
 
+import { viewFromUrl, writeUrl } from "./address.js";
 import { loadPlotly, loadStyle, preloadPlotly } from "./assets.js";
 import { connectTensorBoard } from "./bridge.js";
 import { setMessage, removeCharts } from "./charts.js";
@@ -19,6 +20,9 @@ import { assignRunColors } from "./colors.js";
 import { el, errorText } from "./dom.js";
 import { emptyState } from "./empty.js";
 import * as model from "./model.js";
+import { notRecordedSection } from "./not_recorded.js";
+import { choiceMemory } from "./panel_kit.js";
+import { panelTools } from "./panel_tools.js";
 import { PANELS, panelAvailable, panelHint } from "./registry.js";
 import { Selectors } from "./selectors.js";
 import { Selection } from "./state.js";
@@ -52,7 +56,10 @@ function normaliseRun(entry) {
 class Dashboard {
   constructor(root) {
     this.root = root;
-    this.selection = new Selection({ runs: runsFromUrl() });
+    const view = viewFromUrl();
+    this.selection = new Selection({ runs: view.runs, view });
+    for (const [key, value] of view.options) choiceMemory.values.set(key, value);
+    choiceMemory.changed = () => writeUrl(this.selection);
     this.selectors = new Selectors(this.selection);
     this.generation = 0;
     this.renders = 0;
@@ -78,21 +85,26 @@ class Dashboard {
     this.grid = el("main", { className: "ki-grid", attrs: { id: "ki-panels" } });
     this.sections = PANELS.map((panel) => {
       const body = el("div", { className: `ki-panel-body${panel.pair ? " ki-pair" : ""}` });
+      const title = el("h2", { text: panel.title });
+      const description = el("p", { className: "ki-desc", text: panel.description || "" });
+      const { tools, definition } = panelTools(panel, body, () => this.selection.snapshot());
       const section = el("section", {
         className: `ki-panel${panel.wide ? " ki-wide" : ""}`,
         attrs: { "data-panel": panel.id },
         children: [
           el("header", {
             className: "ki-panel-header",
-            children: [el("h2", { text: panel.title }), panel.description ? el("p", { className: "ki-desc", text: panel.description }) : null],
+            children: [el("div", { className: "ki-title-row", children: [title, tools] }), description, definition],
           }),
           body,
         ],
       });
       this.grid.append(section);
       if (this.observer) this.observer.observe(section);
-      return { panel, section, body, deferred: null };
+      return { panel, section, body, title, description, deferred: null };
     });
+    this.notRecorded = notRecordedSection();
+    this.grid.append(this.notRecorded.section);
     this.root.replaceChildren(header, ...this.selectors.elements, this.empty, this.grid);
     this.showEmpty(false);
   }
@@ -115,6 +127,7 @@ class Dashboard {
     this.selection.subscribe((_, changed) => {
       this.selectors.sync();
       this.schedule(changed);
+      if (this.selection.catalog.length) writeUrl(this.selection);
     });
     connectTensorBoard({
       "experimental.DataReloaded": () => {
@@ -206,6 +219,8 @@ class Dashboard {
       steps: sel.steps,
       datasetOrder: order,
       datasetIndex: (dataset) => styles.get(dataset) ?? order.indexOf(dataset),
+      traceStyle: (run, dataset) => sel.traceStyle(run, dataset),
+      colorByDataset: sel.colorByDataset,
       stepFor: (runInfo) => sel.stepFor(runInfo),
       setStep: (step) => sel.setStep(step),
       setLayer: (layer) => sel.setLayer(layer),
@@ -214,14 +229,24 @@ class Dashboard {
       changed,
       model,
     };
-    // Panels without data for the selected runs only show a hint: settle them first, since
-    // they take less room and so decide which of the others are in view.
+    // Panels without data for the selected runs are folded into one line at the end (saying
+    // what would fill them): settle that first, since it decides which panels are in view.
     const available = [];
+    const missing = [];
     for (const entry of this.sections) {
       entry.deferred = null;
-      if (ctx.runs.some((run) => panelAvailable(entry.panel, run))) available.push(entry);
-      else this.renderPanel(entry, ctx);
+      const runs = ctx.runs.filter((run) => panelAvailable(entry.panel, run));
+      entry.section.hidden = runs.length === 0;
+      if (runs.length) {
+        available.push(entry);
+        entry.title.textContent = (entry.panel.titleFor && entry.panel.titleFor(runs)) || entry.panel.title;
+        entry.description.textContent = (entry.panel.describeFor && entry.panel.describeFor(runs)) || entry.panel.description || "";
+      } else {
+        missing.push(entry.panel);
+        entry.section.dataset.kiState = "drawn";
+      }
     }
+    this.notRecorded.show(missing, ctx.runs.length > 0);
     // In view by the layout of now (the observer's flags can be older than the stylesheet).
     const now = [];
     for (const entry of available) {
@@ -287,7 +312,8 @@ class Dashboard {
     }
   }
 
-  async renderPanel({ panel, section, body }, ctx) {
+  async renderPanel(entry, ctx) {
+    const { panel, section, body } = entry;
     const started = performance.now();
     const runs = ctx.runs.filter((run) => panelAvailable(panel, run));
     section.classList.toggle("ki-unavailable", runs.length === 0);
@@ -301,7 +327,8 @@ class Dashboard {
       setMessage(body, "hint", "");
       setMessage(body, "error", "");
       try {
-        await panel.render(body, { ...ctx, runs });
+        // redraw(): the panel's own choices (e.g. which runs) draw it again in this cycle.
+        await panel.render(body, { ...ctx, runs, redraw: () => this.renderPanel(entry, ctx) });
       } catch (error) {
         if (ctx.isCurrent()) setMessage(body, "error", `Could not draw this panel: ${errorText(error)}`);
       }
@@ -340,45 +367,5 @@ export async function start(firstRuns = null) {
     await dashboard.start(firstRuns);
   } catch (error) {
     root.append(el("p", { className: "ki-error", text: `The dashboard failed to start: ${errorText(error)}` }));
-  }
-}
-
-/**
- * Runs named in the page URL (`?inspect_run=ctr&inspect_run=ts#keras_inspect`), to open the
- * tab on them. TensorBoard keeps unknown query parameters but rewrites the address before the
- * plugin loads, keeping only the last value of a repeated one; the page's navigation entry
- * still has the address as typed, so its names are taken when they include the current ones.
- * The plugin's iframe is same-origin, so the address is the parent page's.
- */
-export function runsFromUrl() {
-  let page = window;
-  try {
-    void window.parent.location.search;
-    page = window.parent;
-  } catch (_) {
-    page = window;
-  }
-  const current = new URLSearchParams(page.location.search).getAll("inspect_run");
-  return typedRuns(current, navigationUrl(page));
-}
-
-/** The runs of the address as typed (`typed`, a URL) when it names every current one. */
-export function typedRuns(current, typed) {
-  if (!current.length || !typed) return current;
-  let named = [];
-  try {
-    named = new URL(typed).searchParams.getAll("inspect_run");
-  } catch (_) {
-    return current;
-  }
-  return current.every((run) => named.includes(run)) ? [...new Set(named)] : current;
-}
-
-function navigationUrl(page) {
-  try {
-    const [entry] = page.performance.getEntriesByType("navigation");
-    return entry ? entry.name : "";
-  } catch (_) {
-    return "";
   }
 }

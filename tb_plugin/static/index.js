@@ -10,15 +10,20 @@
 
 // Every module under ./static/, in no particular order (a test checks the list is complete).
 export const MODULES = [
+  "address.js",
   "assets.js",
   "bridge.js",
   "charts.js",
   "colors.js",
   "dashboard.js",
+  "definitions.js",
   "dom.js",
   "empty.js",
+  "export.js",
   "model.js",
+  "not_recorded.js",
   "panel_kit.js",
+  "panel_tools.js",
   "panels/channel_capacity.js",
   "panels/clusters.js",
   "panels/correlation.js",
@@ -41,6 +46,7 @@ export const MODULES = [
   "registry.js",
   "selectors.js",
   "state.js",
+  "url_state.js",
 ];
 
 export async function render() {

@@ -1,7 +1,7 @@
 // Small helpers shared by the panel modules: per-run fetching that survives partial failures,
 // series lookups at a step, and trace builders that apply the colour scheme (colors.js).
 
-import { datasetStyle, runColor } from "./colors.js";
+import { MAX_MARKERS } from "./colors.js";
 import { hover, removeCharts, setMessage, subplotGrid, traceName } from "./charts.js";
 import { el, errorText } from "./dom.js";
 import { stepAtOrBefore } from "./state.js";
@@ -71,16 +71,16 @@ export function byOrder(items, order, key) {
 }
 
 /**
- * A line trace for one (run, dataset) pair: colour from the run, dash and marker from the
- * dataset. `suffix` picks the subplot ("" = x/y). `label` overrides the dataset part of the name.
- * Raw (unescaped) names are kept in `meta` for whoever reads the trace data.
+ * A line trace for one (run, dataset) pair, styled by ctx.traceStyle (colour by run, or by
+ * dataset when one run is shown; dash and marker symbol by dataset). `suffix` picks the
+ * subplot ("" = x/y). `label` overrides the dataset part of the name. Raw (unescaped) names are
+ * kept in `meta` for whoever reads the trace data.
  */
 export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel = "step", yLabel = "value", dash, extra = {} }) {
-  const style = datasetStyle(ctx.datasetIndex(dataset));
-  const markers = x.length <= 60;
+  const style = ctx.traceStyle(run, dataset);
   return {
     type: "scatter",
-    mode: markers ? "lines+markers" : "lines",
+    mode: "lines+markers",
     x,
     y,
     name: traceName(run, label ?? dataset),
@@ -88,8 +88,8 @@ export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel 
     xaxis: `x${suffix}`,
     yaxis: `y${suffix}`,
     connectgaps: false,
-    line: { color: runColor(run), width: 2, dash: dash ?? style.dash },
-    marker: { color: runColor(run), size: 5, symbol: style.symbol },
+    line: { color: style.color, width: 2, dash: dash ?? style.dash },
+    marker: { color: style.color, size: 6, symbol: style.symbol, maxdisplayed: MAX_MARKERS },
     hovertemplate: hover(xLabel, yLabel),
   };
 }
@@ -98,6 +98,20 @@ export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel 
 export function hasLayer(run, quantity, layer) {
   const layers = run.quantityLayers && run.quantityLayers[quantity];
   return run.quantities.includes(quantity) && (Array.isArray(layers) ? layers : run.layers).includes(layer);
+}
+
+/**
+ * Whether `run` is a regression run: its probes are ridge probes scored by R² (a continuous
+ * target), and it has no classification probe.
+ */
+export function isRegression(run) {
+  const q = run.quantities || [];
+  return q.includes("probe_r2") && !q.includes("probe_auc");
+}
+
+/** Whether every run of `runs` (at least one) is a regression run. */
+export function allRegression(runs) {
+  return runs.length > 0 && runs.every(isRegression);
 }
 
 /** Joins the non-empty parts of a panel's note line. */
@@ -201,10 +215,36 @@ export function perLayerTraces(ctx, results, yLabel) {
 }
 
 /**
+ * The panels' own choices ("panel.key" -> value) that the user made or the page address named:
+ * kept in the address by the dashboard (url_state.js), which sets `changed` to hear of them.
+ */
+export const choiceMemory = { values: new Map(), changed: null };
+
+function choiceKey(container, key) {
+  const section = container.closest && container.closest("section[data-panel]");
+  return section ? `${section.dataset.panel}.${key}` : null;
+}
+
+/** The remembered value of choice `key` of the panel holding `container` (or undefined). */
+export function rememberedChoice(container, key) {
+  const memoryKey = choiceKey(container, key);
+  return memoryKey ? choiceMemory.values.get(memoryKey) : undefined;
+}
+
+/** Remembers the user's value of choice `key` (for the page address). */
+export function rememberChoice(container, key, value) {
+  const memoryKey = choiceKey(container, key);
+  if (!memoryKey) return;
+  choiceMemory.values.set(memoryKey, String(value));
+  if (choiceMemory.changed) choiceMemory.changed();
+}
+
+/**
  * A labelled <select> at the top of a panel body, made once per `key` and kept across renders
  * (so the user's choice survives them). `options` is [{value, text}]; the current choice is
- * kept when still offered, else `fallback` (or the first option). Returns the chosen value;
- * `onChange(value)` runs when the user picks another.
+ * kept when still offered, else the one remembered in choiceMemory (from the page address),
+ * else `fallback` (or the first option). Returns the chosen value; `onChange(value)` runs when
+ * the user picks another.
  */
 export function panelChoice(container, key, label, options, onChange, fallback) {
   let wrap = container.querySelector(`:scope > .ki-choices > [data-choice="${key}"]`);
@@ -219,10 +259,122 @@ export function panelChoice(container, key, label, options, onChange, fallback) 
     row.append(wrap);
   }
   const select = wrap.querySelector("select");
-  const current = select.value;
+  const current = select.options.length ? select.value : rememberedChoice(container, key);
   select.replaceChildren(...options.map((o) => el("option", { text: o.text, attrs: { value: o.value } })));
   const values = options.map((o) => o.value);
   select.value = values.includes(current) ? current : values.includes(fallback) ? fallback : values[0] ?? "";
-  select.onchange = () => onChange(select.value);
+  select.onchange = () => {
+    rememberChoice(container, key, select.value);
+    onChange(select.value);
+  };
   return select.value;
+}
+
+/** Removes the panel choice `key` made by panelChoice (when it no longer applies). */
+export function dropChoice(container, key) {
+  const wrap = container.querySelector(`:scope > .ki-choices > [data-choice="${key}"]`);
+  if (!wrap) return;
+  const row = wrap.parentElement;
+  wrap.remove();
+  if (!row.children.length) row.remove();
+}
+
+/**
+ * The runs a panel that draws at most `max` of them shows. When more are selected, a visible
+ * "runs" choice offers them `max` at a time (consecutive groups, in selection order), so no run
+ * is ever dropped silently; picking another group redraws the panel (ctx.redraw). Returns the
+ * runs to draw.
+ */
+export function runWindow(container, ctx, runs, max) {
+  if (runs.length <= max) {
+    dropChoice(container, "runs");
+    return runs;
+  }
+  const groups = [];
+  for (let i = 0; i < runs.length; i += max) groups.push(runs.slice(i, i + max));
+  const options = groups.map((group, i) => ({
+    value: String(i),
+    text: `${i * max + 1}-${i * max + group.length}: ${group.map((r) => r.run).join(", ")}`,
+  }));
+  const chosen = panelChoice(container, "runs", `runs (${max} of ${runs.length} at a time)`, options, () => {
+    if (ctx.isCurrent() && ctx.redraw) ctx.redraw();
+  });
+  return groups[Number(chosen)] || groups[0];
+}
+
+/**
+ * TensorBoard's smoothing of a series over steps: an exponential moving average with weight
+ * `weight` (0 = none), debiased so the first points are not pulled towards 0. Non-finite values
+ * are passed through and do not disturb the average.
+ */
+export function smoothed(values, weight) {
+  if (!(weight > 0)) return values;
+  let last = 0;
+  let total = 0;
+  return values.map((v) => {
+    if (v === null || v === undefined || !Number.isFinite(v)) return v;
+    last = last * weight + (1 - weight) * v;
+    total = total * weight + (1 - weight);
+    return last / total;
+  });
+}
+
+export const SCALES = [
+  { value: "linear", text: "linear" },
+  { value: "log", text: "log" },
+];
+export const SMOOTHINGS = [
+  { value: "0", text: "off" },
+  { value: "0.6", text: "0.6" },
+  { value: "0.9", text: "0.9" },
+];
+
+/**
+ * The "y scale" and "smoothing" choices of a panel with charts over steps (kept per panel, and
+ * in the page address). Returns {log, smoothing}.
+ */
+export function stepChoices(container, ctx) {
+  const redraw = () => {
+    if (ctx.isCurrent() && ctx.redraw) ctx.redraw();
+  };
+  const scale = panelChoice(container, "scale", "y scale", SCALES, redraw, "linear");
+  const smoothing = panelChoice(container, "smoothing", "smoothing", SMOOTHINGS, redraw, "0");
+  return { log: scale === "log", smoothing: Number(smoothing) };
+}
+
+/**
+ * Applies stepChoices() to a chart over steps: each line trace is smoothed, its raw values kept
+ * as a faint line behind it (as TensorBoard draws them); every y axis becomes logarithmic (a
+ * fixed linear range, such as the AUC axis's, is dropped). Returns the new traces.
+ */
+export function withStepChoices(traces, layout, { log, smoothing }) {
+  if (log) {
+    for (const key of Object.keys(layout)) {
+      if (/^yaxis\d*$/.test(key)) {
+        const { range, rangemode, ...axis } = layout[key];
+        layout[key] = { ...axis, type: "log" };
+      }
+    }
+  }
+  if (!(smoothing > 0)) return traces;
+  const out = [];
+  for (const trace of traces) {
+    if (trace.type !== "scatter" || !Array.isArray(trace.y)) {
+      out.push(trace);
+      continue;
+    }
+    out.push({
+      ...trace,
+      mode: "lines",
+      y: trace.y,
+      line: { ...trace.line, width: 1 },
+      opacity: 0.25,
+      hoverinfo: "skip",
+      hovertemplate: undefined,
+      showlegend: false,
+      meta: { ...(trace.meta || {}), decoration: true },
+    });
+    out.push({ ...trace, y: smoothed(trace.y, smoothing), meta: { ...(trace.meta || {}), smoothing } });
+  }
+  return out;
 }

@@ -6,13 +6,17 @@
 //     description?,        // one sentence under the title
 //     quantities: [...],   // shown when a selected run has any of these (see SPEC.md)
 //     available?(runInfo), // overrides the `quantities` test (e.g. the loss panel uses /logs)
-//     hint?,               // one line shown instead when no selected run qualifies
+//     hint?,               // what would fill it, listed at the end when no selected run qualifies
+//     titleFor?(runs), describeFor?(runs),  // title / description for these runs (null: the
+//                          // default), e.g. regression words when every run is a regression
 //     wide?, pair?,        // full grid width; two charts side by side
 //     render(container, ctx),
 //   }
 //
-// and is listed in PANELS once (order here is order on the page); a new panel (saliency,
-// entropy, projection, ...) is one new module plus one line below.
+// and is listed in PANELS once (order here is order on the page, among the panels with data;
+// those without are folded into one line at the end); a new panel is one new module plus one
+// line below. The first ones answer "is this run healthy?" at a glance: loss beside model AUC,
+// then per-dataset drift and dead units.
 //
 // render() owns `container` (the panel body): it creates its charts with charts.chartDiv(),
 // draws them with charts.draw() (Plotly.react, so charts are updated rather than re-created),
@@ -24,11 +28,14 @@
 //   layers, steps layer order and checkpoint steps of the selected runs
 //   datasetOrder  dataset order (train first, then as the runs list them)
 //   datasetIndex(name)  the dataset's line-style slot (colors.datasetStyle; state.styleIndex)
+//   traceStyle(run, dataset)  {color, dash, symbol, opacity} of that pair's traces (colors.js:
+//                 colour by run, or by dataset when one run is selected)
 //   stepFor(run)  the run's checkpoint shown at state.step (latest <= step) or null
 //   setStep(step) move the checkpoint cursor for every panel
 //   setLayer(layer) choose the layer for every panel
 //   model         model.js (fetchScalars, fetchValues, fetchLogs; cached)
 //   isCurrent(), dataVersion, changed (Set of state keys changed since the last render)
+//   redraw()      draws this panel again (after a choice of its own, e.g. panel_kit.runWindow)
 // User-supplied names go to Plotly only through dom.plotlyText / charts.traceName / axisTitle.
 
 import loss from "./panels/loss.js";
@@ -53,17 +60,17 @@ import channelCapacity from "./panels/channel_capacity.js";
 
 export const PANELS = [
   loss,
-  overview,
   modelAuc,
-  scoreHist,
-  neurons,
   layerStd,
-  correlation,
+  scoreHist,
+  saliency,
   probes,
+  overview,
+  neurons,
+  correlation,
   projection,
   samples,
   weightsHinton,
-  saliency,
   importance,
   clusters,
   inputSaliency,

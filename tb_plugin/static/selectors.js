@@ -1,38 +1,84 @@
 // The selection controls: run checkboxes (name as text + colour swatch), dataset checkboxes
-// (name + line-style key), the focus-dataset and layer <select>s and the checkpoint slider.
+// (name + a key of their traces' colour, dash and symbol), the focus-dataset and layer
+// <select>s and the checkpoint slider.
 // They reflect the Selection (sync) and drive it (event handlers); names only ever go through
 // textContent, `value` properties and setAttribute.
 
-import { dashArray, datasetStyle, runColor } from "./colors.js";
+import { dashArray, runColor } from "./colors.js";
 import { el } from "./dom.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-/** The little line drawn beside a dataset's checkbox; styled by setDash(). */
-function dashKey() {
+/**
+ * SVG path of a Plotly marker symbol of radius `r` centred at (cx, cy), for the key beside a
+ * dataset's checkbox (the symbols of colors.js: circle, square, diamond, triangle-up, x, cross,
+ * star, pentagon).
+ */
+export function symbolPath(symbol, cx, cy, r) {
+  const polygon = (points) => `M${points.map(([x, y]) => `${(cx + x).toFixed(2)},${(cy + y).toFixed(2)}`).join("L")}Z`;
+  const star = (n, inner) =>
+    Array.from({ length: 2 * n }, (_, i) => {
+      const radius = i % 2 ? r * inner : r;
+      const angle = -Math.PI / 2 + (i * Math.PI) / n;
+      return [radius * Math.cos(angle), radius * Math.sin(angle)];
+    });
+  const w = r * 0.35;
+  switch (symbol) {
+    case "square":
+      return polygon([[-r * 0.85, -r * 0.85], [r * 0.85, -r * 0.85], [r * 0.85, r * 0.85], [-r * 0.85, r * 0.85]]);
+    case "diamond":
+      return polygon([[0, -r], [r, 0], [0, r], [-r, 0]]);
+    case "triangle-up":
+      return polygon([[0, -r], [r, r * 0.8], [-r, r * 0.8]]);
+    case "cross":
+      return polygon([[-w, -r], [w, -r], [w, -w], [r, -w], [r, w], [w, w], [w, r], [-w, r], [-w, w], [-r, w], [-r, -w], [-w, -w]]);
+    case "x":
+      return polygon([[-w, -r], [w, -r], [w, -w], [r, -w], [r, w], [w, w], [w, r], [-w, r], [-w, w], [-r, w], [-r, -w], [-w, -w]].map(([x, y]) => [(x - y) * 0.7071, (x + y) * 0.7071]));
+    case "star":
+      return polygon(star(5, 0.45));
+    case "pentagon":
+      return polygon(Array.from({ length: 5 }, (_, i) => [r * Math.cos(-Math.PI / 2 + (2 * Math.PI * i) / 5), r * Math.sin(-Math.PI / 2 + (2 * Math.PI * i) / 5)]));
+    default:
+      return `M${cx - r},${cy}a${r},${r} 0 1,0 ${2 * r},0a${r},${r} 0 1,0 ${-2 * r},0Z`;
+  }
+}
+
+/** The little line and marker drawn beside a dataset's checkbox; styled by setKey(). */
+function datasetKey() {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("class", "ki-dash");
-  svg.setAttribute("width", "26");
-  svg.setAttribute("height", "10");
+  svg.setAttribute("width", "30");
+  svg.setAttribute("height", "12");
   svg.setAttribute("aria-hidden", "true");
   const line = document.createElementNS(SVG_NS, "line");
   line.setAttribute("x1", "1");
-  line.setAttribute("x2", "25");
-  line.setAttribute("y1", "5");
-  line.setAttribute("y2", "5");
-  line.setAttribute("stroke", "#333");
+  line.setAttribute("x2", "29");
+  line.setAttribute("y1", "6");
+  line.setAttribute("y2", "6");
   line.setAttribute("stroke-width", "2");
-  svg.append(line);
+  const marker = document.createElementNS(SVG_NS, "path");
+  svg.append(line, marker);
   return svg;
 }
 
-/** Shows style slot `index` on a key from dashKey(), or hides it (null: dataset not shown). */
-function setDash(svg, index) {
-  svg.style.visibility = index === null ? "hidden" : "";
-  const dash = index === null ? "" : dashArray(datasetStyle(index).dash);
-  const line = svg.firstChild;
+/**
+ * Shows the style of the dataset's traces on a key from datasetKey() (`style` from
+ * Selection.traceStyle: colour, dash and symbol), or hides it (null: dataset not shown).
+ */
+function setKey(svg, style) {
+  svg.style.visibility = style === null ? "hidden" : "";
+  if (style === null) return;
+  const [line, marker] = svg.children;
+  const color = style.color || "#333";
+  const dash = dashArray(style.dash);
   if (dash) line.setAttribute("stroke-dasharray", dash);
   else line.removeAttribute("stroke-dasharray");
+  line.setAttribute("stroke", color);
+  marker.setAttribute("d", symbolPath(style.symbol, 15, 6, 4.5));
+  marker.setAttribute("fill", color);
+  svg.dataset.color = color;
+  svg.dataset.dash = style.dash;
+  svg.dataset.symbol = style.symbol;
 }
 
 function sameList(a, b) {
@@ -187,7 +233,7 @@ export class Selectors {
             attrs: { title: name },
             children: [
               el("input", { attrs: { type: "checkbox", "data-dataset": name } }),
-              dashKey(),
+              datasetKey(),
               el("span", { className: "ki-name", text: name }),
             ],
           }),
@@ -199,7 +245,10 @@ export class Selectors {
       const name = input.getAttribute("data-dataset");
       input.checked = shown.has(name);
       input.disabled = name === sel.dataset; // the focus dataset is always drawn
-      setDash(input.nextElementSibling, sel.styleIndex(name));
+      const slot = sel.styleIndex(name);
+      // With several runs the colour is the run's: the key shows dash and symbol in grey.
+      const style = slot === null ? null : sel.traceStyle(sel.runs[0] ?? "", name);
+      setKey(input.nextElementSibling, style && !sel.colorByDataset ? { ...style, color: "#333" } : style);
     }
   }
 

@@ -1,10 +1,13 @@
 // The selection (which runs, datasets, layer and checkpoint the user looks at), kept consistent
 // with the catalogue of runs from /runs, with subscribe/notify.
 //
-// Defaults: every run selected (or those the page URL names), the first DEFAULT_DATASETS
-// datasets of the selected runs shown in overlays (the user can tick more), focus dataset
-// "train" (else the first), the first layer, the latest step. Selections are stored as what the
-// user turned OFF, so runs that appear on a reload are shown, and what the user hid stays hidden.
+// Defaults: every run selected, the first DEFAULT_DATASETS datasets of the selected runs shown
+// in overlays (the user can tick more), focus dataset "train" (else the first), the first layer,
+// the latest step; a view from the page address (url_state.js) overrides them at the first
+// catalogue. Selections are stored as what the user turned OFF, so runs that appear on a reload
+// are shown, and what the user hid stays hidden. `view` is what differs from the defaults.
+
+import { traceStyle } from "./colors.js";
 
 // Not a layer of the model: "input" stands for the model input (input samples, their entropy).
 export const PSEUDO_LAYERS = new Set(["input"]);
@@ -54,11 +57,16 @@ export function stepAtOrBefore(steps, step) {
 }
 
 export class Selection {
-  /** `runs`: run names to show first (e.g. from the page URL); all runs when none matches. */
-  constructor({ runs = [] } = {}) {
+  /**
+   * `runs`: run names to show first (e.g. from the page URL); all runs when none matches.
+   * `view`: {datasets, focus, layer, step} from the page URL, applied where they exist.
+   */
+  constructor({ runs = [], view = null } = {}) {
     this.catalog = []; // [{run, steps, datasets, layers, quantities, classes, logs}]
     this.hiddenRuns = new Set();
     this.firstRuns = runs.length ? new Set(runs) : null; // applied at the first catalogue
+    this.firstView = view; // likewise
+    this.defaultDatasets = []; // the datasets shown by default at the first catalogue
     this.hiddenDatasets = new Set();
     this.seenDatasets = new Set();
     this.styleSlots = new Map(); // shown dataset -> its line-style slot (see styleIndex)
@@ -143,6 +151,17 @@ export class Selection {
     return this.styleSlots.has(dataset) ? this.styleSlots.get(dataset) : null;
   }
 
+  /** Whether traces are coloured by dataset (one run selected) rather than by run. */
+  get colorByDataset() {
+    return this.runs.length <= 1;
+  }
+
+  /** The trace style of (`run`, `dataset`): colors.traceStyle with the dataset's slot. */
+  traceStyle(run, dataset) {
+    const slot = this.styleIndex(dataset) ?? Math.max(0, this.datasetOrder.indexOf(dataset));
+    return traceStyle(run, slot, this.colorByDataset);
+  }
+
   /** Layers to choose from, in model order (the pseudo-layer "input" is not one). */
   get availableLayers() {
     return unionInOrder(this.scopeRuns.map((r) => r.layers)).filter((layer) => !PSEUDO_LAYERS.has(layer));
@@ -159,6 +178,27 @@ export class Selection {
   stepFor(runInfo) {
     if (this.step === null) return null;
     return stepAtOrBefore(runInfo.steps || [], this.step);
+  }
+
+  /**
+   * What differs from the defaults, for the page address: {runs, datasets, focus, layer, step}
+   * with [] / null where the default holds (all runs, the default datasets, train, the first
+   * layer, the newest checkpoint).
+   */
+  get view() {
+    const runs = this.hiddenRuns.size ? this.runs : [];
+    const shown = this.datasets;
+    const defaults = this.defaultDatasets.filter((d) => this.availableDatasets.includes(d));
+    const sameDatasets = shown.length === defaults.length && shown.every((d) => defaults.includes(d));
+    const available = this.availableDatasets;
+    const defaultFocus = available.includes("train") ? "train" : available[0] ?? null;
+    return {
+      runs,
+      datasets: sameDatasets ? [] : shown,
+      focus: this.dataset !== defaultFocus ? this.dataset : null,
+      layer: this.layer !== (this.availableLayers[0] ?? null) ? this.layer : null,
+      step: this.followLatest ? null : this.step,
+    };
   }
 
   snapshot() {
@@ -187,13 +227,36 @@ export class Selection {
     // New datasets are shown if they are among the first of the runs selected now (a page
     // opened on one run shows that run's first datasets, not those of the whole logdir).
     const defaults = new Set(this.availableDatasets.slice(0, DEFAULT_DATASETS));
+    if (!this.defaultDatasets.length) this.defaultDatasets = [...defaults];
     for (const dataset of this.datasetOrder) {
       if (this.seenDatasets.has(dataset)) continue;
       this.seenDatasets.add(dataset);
       if (!defaults.has(dataset)) this.hiddenDatasets.add(dataset);
     }
     this.repair();
+    if (this.firstView && this.catalog.length) {
+      this.applyView(this.firstView);
+      this.firstView = null;
+    }
     this.notify(new Set(["catalog", "runs", "dataset", "datasets", "layer", "step"]));
+  }
+
+  /**
+   * Applies a view from the page address ({datasets, focus, layer, step}); names that do not
+   * exist (a run renamed, a layer gone) are ignored, keeping the defaults.
+   */
+  applyView({ datasets = [], focus = null, layer = null, step = null }) {
+    const available = this.availableDatasets;
+    const named = datasets.filter((d) => available.includes(d));
+    if (named.length) this.hiddenDatasets = new Set(this.datasetOrder.filter((d) => !named.includes(d)));
+    if (focus !== null && available.includes(focus)) this.dataset = focus;
+    if (layer !== null && this.availableLayers.includes(layer)) this.layer = layer;
+    const steps = this.steps;
+    if (step !== null && Number.isFinite(step) && steps.length) {
+      this.step = stepAtOrBefore(steps, step) ?? steps[0];
+      this.followLatest = this.step === steps[steps.length - 1];
+    }
+    this.repair();
   }
 
   /** Keeps dataset, layer and step valid after the catalogue or the run selection changed. */

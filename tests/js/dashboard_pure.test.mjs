@@ -8,14 +8,14 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import test from "node:test";
 
-import { hashName, PALETTE, runColor, assignRunColors, datasetStyle } from "../../tb_plugin/static/colors.js";
+import { hashName, PALETTE, runColor, assignRunColors, datasetStyle, traceStyle } from "../../tb_plugin/static/colors.js";
 import { plotlyText } from "../../tb_plugin/static/dom.js";
 import { Selection, stepAtOrBefore, DEFAULT_DATASETS, unionInOrder } from "../../tb_plugin/static/state.js";
-import { metricsOf } from "../../tb_plugin/static/panels/loss.js";
+import { lossPanels, metricsOf } from "../../tb_plugin/static/panels/loss.js";
 import { histogramLine, classOrder, classTitle } from "../../tb_plugin/static/panels/score_hist.js";
 import { subplotGrid } from "../../tb_plugin/static/charts.js";
 import { MAX_BAR_UNITS, nestedBar, unitTrace } from "../../tb_plugin/static/panels/neurons.js";
-import { valueAt } from "../../tb_plugin/static/panel_kit.js";
+import { smoothed, valueAt, withStepChoices } from "../../tb_plugin/static/panel_kit.js";
 import { nearestStep } from "../../tb_plugin/static/selectors.js";
 import { MODULES } from "../../tb_plugin/static/index.js";
 import { rankedUnits } from "../../tb_plugin/static/panels/importance.js";
@@ -180,12 +180,12 @@ test("small helpers", () => {
 
 test("neuron panel: bars for narrow layers, one step line per dataset for wide ones", () => {
   const cell = (units, dataset) => ({ dataset, layer: "dense_1", values: Array.from({ length: units }, (_, i) => i / units) });
-  const narrow = unitTrace("a", cell(MAX_BAR_UNITS, "train"), "neuron_mean", { position: 1, count: 2, datasetIndex: 1 });
+  const narrow = unitTrace("a", cell(MAX_BAR_UNITS, "train"), "neuron_mean", { position: 1, count: 2, style: traceStyle("a", 1, false) });
   assert.equal(narrow.type, "bar");
   assert.equal(narrow.y.length, MAX_BAR_UNITS);
   assert.deepEqual(narrow.meta, { run: "a", dataset: "train", layer: "dense_1", quantity: "neuron_mean" });
-  const first = unitTrace("a", cell(MAX_BAR_UNITS + 1, "train"), "neuron_mean", { position: 0, count: 2, datasetIndex: 0 });
-  const second = unitTrace("a", cell(MAX_BAR_UNITS + 1, "test1"), "neuron_mean", { position: 1, count: 2, datasetIndex: 1 });
+  const first = unitTrace("a", cell(MAX_BAR_UNITS + 1, "train"), "neuron_mean", { position: 0, count: 2, style: traceStyle("a", 0, false) });
+  const second = unitTrace("a", cell(MAX_BAR_UNITS + 1, "test1"), "neuron_mean", { position: 1, count: 2, style: traceStyle("a", 1, false) });
   assert.equal(first.type, "scatter");
   assert.equal(first.line.shape, "hvh");
   assert.equal(first.fill, "tozeroy");
@@ -427,4 +427,84 @@ test("a wide layer's correlation matrix is labelled with its recorded unit subse
   assert.deepEqual(unitPairs([4, 9]), [[[4, 4], [4, 9]], [[9, 4], [9, 9]]]);
   // the clusters of the units a subset matrix covers, in the matrix's order
   assert.deepEqual(idsOfMatrix([0, 1, 1, 0, 2, 2, 2, 1, 0, 0], [1, 4, 8]), [1, 2, 0]);
+});
+
+test("trace styles stay pairwise distinct for many datasets, by run colour or by dataset colour", () => {
+  const key = (s) => `${s.color}|${s.dash}|${s.symbol}`;
+  // Several runs: colour = run, so (dash, symbol) alone must tell 24 datasets apart.
+  const multi = Array.from({ length: 24 }, (_, slot) => traceStyle("ctr", slot, false));
+  assert.equal(new Set(multi.map(key)).size, 24);
+  assert.equal(new Set(multi.map((s) => s.color)).size, 1);
+  // One run: colour = dataset; the first ten have ten colours, and (colour, dash) never repeats
+  // below 30.
+  const single = Array.from({ length: 30 }, (_, slot) => traceStyle("ctr", slot, true));
+  assert.equal(new Set(single.slice(0, 10).map((s) => s.color)).size, 10);
+  assert.equal(new Set(single.map((s) => `${s.color}|${s.dash}`)).size, 30);
+  // train (slot 0) is solid with circles either way.
+  assert.equal(traceStyle("x", 0, true).dash, "solid");
+  assert.equal(traceStyle("x", 0, false).symbol, "circle");
+});
+
+test("one selected run colours by dataset, two by run", () => {
+  const sel = new Selection();
+  const info = (run) => ({ run, steps: [0], datasets: ["train", "test1", "test2"], layers: ["d"], quantities: [], classes: [], logs: [] });
+  sel.setCatalog([info("a"), info("b")]);
+  assert.equal(sel.colorByDataset, false);
+  assert.equal(sel.traceStyle("a", "test1").color, runColor("a"));
+  assert.equal(sel.traceStyle("a", "train").color, sel.traceStyle("a", "test1").color);
+  sel.setRunSelected("b", false);
+  assert.equal(sel.colorByDataset, true);
+  assert.notEqual(sel.traceStyle("a", "train").color, sel.traceStyle("a", "test1").color);
+});
+
+test("loss panel: validation beside training, a constant learning rate as a note", () => {
+  const series = [
+    { name: "loss", source: "inspect", steps: [0, 1], values: [1, 0.5] },
+    { name: "val_loss", source: "inspect", steps: [0, 1], values: [1.2, 0.9] },
+    { name: "auc", source: "inspect", steps: [0, 1], values: [0.6, 0.7] },
+    { name: "learning_rate", source: "inspect", steps: [0, 1], values: [0.001, 0.001] },
+  ];
+  const { panels, constant } = lossPanels([{ run: "a", metrics: metricsOf(series) }]);
+  assert.deepEqual(panels.map((p) => p.title), ["loss", "val_loss", "auc"]);
+  assert.deepEqual(constant, [{ metric: "learning_rate", value: 0.001 }]);
+  // One checkpoint is not "constant": it is drawn.
+  const one = lossPanels([{ run: "a", metrics: metricsOf([{ name: "loss", source: "inspect", steps: [0], values: [1] }]) }]);
+  assert.deepEqual(one.panels.map((p) => p.title), ["loss"]);
+});
+
+test("smoothing is TensorBoard's debiased moving average, checked against a loop", () => {
+  const values = [1, 3, NaN, 2, 8, 4];
+  const weight = 0.6;
+  // Brute force: the debiased EMA at i is sum_j w^(i-j) (1-w) v_j / sum_j w^(i-j) (1-w) over finite j <= i.
+  const expected = values.map((v, i) => {
+    if (!Number.isFinite(v)) return v;
+    let num = 0;
+    let den = 0;
+    let k = 0;
+    for (let j = i; j >= 0; j -= 1) {
+      if (!Number.isFinite(values[j])) continue;
+      num += weight ** k * (1 - weight) * values[j];
+      den += weight ** k * (1 - weight);
+      k += 1;
+    }
+    return num / den;
+  });
+  const got = smoothed(values, weight);
+  got.forEach((v, i) => (Number.isNaN(expected[i]) ? assert.ok(Number.isNaN(v)) : assert.ok(Math.abs(v - expected[i]) < 1e-12)));
+  assert.equal(smoothed(values, 0), values);
+  assert.equal(smoothed([5], 0.9)[0], 5); // debiased: the first point is itself
+});
+
+test("log scale drops a fixed linear range; smoothing keeps the raw line faint behind", () => {
+  const layout = { yaxis: { range: [0.5, 1.02], title: "AUC" }, yaxis2: { rangemode: "tozero" } };
+  const trace = { type: "scatter", x: [0, 1, 2], y: [1, 2, 3], line: { color: "#000", width: 2 }, meta: { run: "a" } };
+  const out = withStepChoices([trace], layout, { log: true, smoothing: 0.6 });
+  assert.equal(layout.yaxis.type, "log");
+  assert.equal(layout.yaxis.range, undefined);
+  assert.equal(layout.yaxis2.rangemode, undefined);
+  assert.equal(out.length, 2);
+  assert.equal(out[0].meta.decoration, true);
+  assert.deepEqual(out[0].y, [1, 2, 3]);
+  assert.deepEqual(out[1].y, smoothed([1, 2, 3], 0.6));
+  assert.deepEqual(withStepChoices([trace], {}, { log: false, smoothing: 0 }), [trace]);
 });

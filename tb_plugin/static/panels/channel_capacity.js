@@ -3,16 +3,16 @@
 // axis), H(X) - H(X | Y) in bits from the distances between samples' feature maps, at the
 // chosen checkpoint on the focus dataset. Dark = high capacity; a bright heatmap means the
 // later layer has discarded what the earlier one carried. Sorting rows and columns by their
-// maximum or mean (section 5.3.2) brings similar channels together. With two runs selected their
-// heatmaps are shown side by side.
+// maximum or mean (section 5.3.2) brings similar channels together. Several runs' heatmaps are side by
+// side (up to MAX_MATRICES; more: a visible choice of which).
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid } from "../charts.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, checkpointFor, failureText, joinNotes, panelChoice, perRun } from "../panel_kit.js";
+import { allFailed, checkpointFor, failureText, joinNotes, panelChoice, perRun, runWindow } from "../panel_kit.js";
 
 const QUANTITY = "channel_capacity";
 const COMPANION = "entropy_inter"; // recorded at the same checkpoints, per dataset
-const MAX_MATRICES = 2;
+export const MAX_MATRICES = 3;
 const SCALE = [
   [0, "#f7fcf5"],
   [0.5, "#41ab5d"],
@@ -112,7 +112,8 @@ export default {
 
   async render(container, ctx) {
     const dataset = ctx.state.dataset;
-    const runs = ctx.runs.filter((r) => r.quantities.includes(QUANTITY) && r.datasets.includes(dataset)).slice(0, MAX_MATRICES);
+    const candidates = ctx.runs.filter((r) => r.quantities.includes(QUANTITY) && r.datasets.includes(dataset));
+    const runs = runWindow(container, ctx, candidates, MAX_MATRICES);
     const { ok, failed } = await perRun(runs, async (run) => {
       const step = await checkpointFor(ctx, run, COMPANION, { dataset });
       return step === null ? undefined : ctx.model.fetchValues(run.run, QUANTITY, step, { dataset });

@@ -1,18 +1,18 @@
 // Fig. 8 of Guo et al.: mean |correlation| between the units of each layer over training (one
 // subplot per layer, colour = run, line style = dataset), and the correlation matrix of the
-// chosen layer on the focus dataset at the chosen checkpoint; with two or more runs selected the
-// matrices of the first two are shown side by side.
+// chosen layer on the focus dataset at the chosen checkpoint; with several runs selected their
+// matrices are side by side (up to MAX_MATRICES; more: a visible choice of which).
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines, subplotGrid, stepAxis } from "../charts.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, checkpointFor, dataKey, failureText, flatValues, hasLayer, indices, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets } from "../panel_kit.js";
+import { allFailed, checkpointFor, dataKey, failureText, flatValues, hasLayer, indices, joinNotes, perLayerTraces, perRun, runWindow, SMALL_MULTIPLE_RUNS, stepChoices, withStepChoices, smallMultipleDatasets } from "../panel_kit.js";
 
 const MEAN = "correlation_mean_abs";
 const MATRIX = "correlation_matrix";
 // Written once per layer whose correlations are taken over a fixed random subset of its units.
 export const UNITS = "correlation_units";
 const LAYERS = "model_layers";
-const MAX_MATRICES = 2;
+export const MAX_MATRICES = 3;
 // Blue (-1) - white (0) - red (+1).
 const DIVERGING = [
   [0, "#2166ac"],
@@ -30,11 +30,10 @@ async function meanAbs(ctx) {
   return { ok, failed };
 }
 
-async function matrices(ctx) {
+async function matrices(ctx, container) {
   const { layer, dataset } = ctx.state;
-  const runs = ctx.runs
-    .filter((r) => r.quantities.includes(MATRIX) && r.layers.includes(layer) && r.datasets.includes(dataset))
-    .slice(0, MAX_MATRICES);
+  const candidates = ctx.runs.filter((r) => r.quantities.includes(MATRIX) && r.layers.includes(layer) && r.datasets.includes(dataset));
+  const runs = runWindow(container, ctx, candidates, MAX_MATRICES);
   const missing = [];
   const { ok, failed } = await perRun(runs, async (run) => {
     const step = await checkpointFor(ctx, run, MEAN, { dataset, layer });
@@ -141,7 +140,7 @@ export default {
   wide: true,
 
   async render(container, ctx) {
-    const [mean, matrix] = await Promise.all([meanAbs(ctx), matrices(ctx)]);
+    const [mean, matrix] = await Promise.all([meanAbs(ctx), matrices(ctx, container)]);
     if (!ctx.isCurrent()) return;
     const failed = [...mean.failed, ...matrix.failed];
     const notes = [failureText(failed)];
@@ -158,7 +157,9 @@ export default {
         Object.assign(layout[`xaxis${suffix}`], stepAxis(ctx.steps));
         if (k === 0) layout[`yaxis${suffix}`].title = axisTitle(layers.length === 1 ? `mean |corr| (${layers[0]})` : "mean |corr|");
       });
-      draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset) }));
+      const choices = stepChoices(container, ctx);
+      const drawn = withStepChoices(traces, layout, choices);
+      draws.push(draw(div, drawn, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset, choices) }));
     }
     let matrixSubsets = [];
     if (matrix.ok.length) {
@@ -168,6 +169,7 @@ export default {
         keep.push(MATRIX);
         const div = chartDiv(container, MATRIX);
         div.classList.add("ki-chart-square");
+        div.style.maxWidth = `${figure.count * 440 + 120}px`; // the matrices side by side, square
         draws.push(draw(div, figure.traces, figure.layout, ctx));
       }
     }

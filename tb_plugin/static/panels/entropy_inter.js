@@ -4,7 +4,7 @@
 // subplot per layer; colour = run, line style = dataset.
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines, stepAxis } from "../charts.js";
-import { allFailed, dataKey, failureText, joinNotes, perLayerTraces, perRun, smallMultipleDatasets } from "../panel_kit.js";
+import { allFailed, dataKey, failureText, joinNotes, perLayerTraces, perRun, smallMultipleDatasets, stepChoices, withStepChoices } from "../panel_kit.js";
 
 const QUANTITY = "entropy_inter";
 
@@ -30,8 +30,10 @@ export default {
       Object.assign(layout[`xaxis${suffix}`], stepAxis(ctx.steps));
       if (k === 0) layout[`yaxis${suffix}`].title = axisTitle("entropy (bits)");
     });
+    const choices = stepChoices(container, ctx);
+    const drawn = withStepChoices(traces, layout, choices);
     removeCharts(container, [QUANTITY]);
     setMessage(container, "note", joinNotes(failureText(failed), `${layers.length} layers, the input first`));
-    await draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset) });
+    await draw(div, drawn, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset, choices) });
   },
 };

@@ -5,9 +5,8 @@
 // units at or above that percentile of importance, as in TSViz's percentile filter.
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid, traceName } from "../charts.js";
-import { datasetStyle, runColor } from "../colors.js";
 import { el } from "../dom.js";
-import { allFailed, checkpointFor, failureText, flatValues, hasLayer, joinNotes, perRun } from "../panel_kit.js";
+import { allFailed, checkpointFor, failureText, flatValues, hasLayer, joinNotes, perRun, rememberChoice, rememberedChoice, runWindow } from "../panel_kit.js";
 
 const QUANTITY = "filter_importance";
 export const MAX_RUNS = 4;
@@ -35,9 +34,14 @@ function slider(container, onChange) {
     const label = el("span", { className: "ki-percentile-label", text: "all units" });
     wrap = el("label", { className: "ki-percentile", children: [el("span", { text: "show units at or above percentile " }), input, label] });
     container.prepend(wrap);
+    const remembered = Number(rememberedChoice(container, "percentile"));
+    if (Number.isFinite(remembered)) input.value = String(remembered); // from the page address
   }
   const input = wrap.querySelector("input");
-  input.oninput = () => onChange(Number(input.value));
+  input.oninput = () => {
+    rememberChoice(container, "percentile", input.value);
+    onChange(Number(input.value));
+  };
   return Number(input.value);
 }
 
@@ -66,14 +70,14 @@ function figure(ctx, results, percentile) {
       y: order.map((unit) => values[unit]),
       name: traceName(row.run, row.main.dataset),
       meta: { run: row.run, dataset: row.main.dataset, layer: row.main.layer, units: order },
-      marker: { color: runColor(row.run), opacity: 0.85 },
+      marker: { color: ctx.traceStyle(row.run, row.main.dataset).color, opacity: 0.85 },
       hovertemplate: "%{fullData.name}<br>%{x}: %{y:.3f}<extra></extra>",
       ...axes,
     });
     for (const cell of row.cells) {
       if (cell === row.main || !ctx.state.datasets.includes(cell.dataset)) continue;
       const other = flatValues(cell);
-      const style = datasetStyle(ctx.datasetIndex(cell.dataset));
+      const style = ctx.traceStyle(row.run, cell.dataset);
       traces.push({
         type: "scatter",
         mode: "markers",
@@ -81,7 +85,7 @@ function figure(ctx, results, percentile) {
         y: order.map((unit) => other[unit] ?? null),
         name: traceName(row.run, cell.dataset),
         meta: { run: row.run, dataset: cell.dataset, layer: cell.layer, units: order },
-        marker: { color: "#222", symbol: style.symbol, size: 6, opacity: 0.8 },
+        marker: { color: ctx.colorByDataset ? style.color : "#222", symbol: style.symbol, size: 6, opacity: 0.8 },
         hovertemplate: "%{fullData.name}<br>%{x}: %{y:.3f}<extra></extra>",
         ...axes,
       });
@@ -109,7 +113,7 @@ export default {
 
   async render(container, ctx) {
     const layer = ctx.state.layer;
-    const runs = ctx.runs.filter((r) => hasLayer(r, QUANTITY, layer)).slice(0, MAX_RUNS);
+    const runs = runWindow(container, ctx, ctx.runs.filter((r) => hasLayer(r, QUANTITY, layer)), MAX_RUNS);
     const missing = [];
     const { ok, failed } = await perRun(runs, async (run) => {
       // layer_std is recorded at every checkpoint of the standard preset: it tells which exist.
@@ -143,7 +147,6 @@ export default {
       joinNotes(
         failureText(failed),
         missing.length ? `${missing.length} run(s) have no importance for ${layer} at or before step ${ctx.state.step}` : "",
-        ctx.runs.length > MAX_RUNS ? `the first ${MAX_RUNS} runs` : "",
         `layer ${layer}`,
       ),
     );

@@ -7,7 +7,7 @@
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, stepLines, stepAxis, subplotGrid } from "../charts.js";
 import { PALETTE } from "../colors.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, checkpointFor, joinNotes } from "../panel_kit.js";
+import { allFailed, checkpointFor, joinNotes, stepChoices, withStepChoices } from "../panel_kit.js";
 
 const GIVEN_PRED = "entropy_label_given_pred";
 const GIVEN_LABEL = "entropy_pred_given_label";
@@ -92,7 +92,8 @@ export default {
       });
       const div = chartDiv(container, "entropy_lines");
       div.style.height = "380px";
-      draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step) }));
+      const drawn = withStepChoices(traces, layout, stepChoices(container, ctx));
+      draws.push(draw(div, drawn, layout, ctx, { onStep: (step) => ctx.setStep(step) }));
     }
     if (cell) {
       keep.push(CONFUSION);

@@ -3,9 +3,8 @@
 // label-free drift signal - and the share of dead units over training, one subplot per layer.
 
 import { axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, traceName, stepAxis } from "../charts.js";
-import { runColor } from "../colors.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, byOrder, dataKey, failureText, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets, valueAt } from "../panel_kit.js";
+import { allFailed, byOrder, dataKey, failureText, joinNotes, perLayerTraces, perRun, SMALL_MULTIPLE_RUNS, smallMultipleDatasets, stepChoices, valueAt, withStepChoices } from "../panel_kit.js";
 
 async function fetchAll(ctx, quantity, filters) {
   const runs = ctx.runs.filter((r) => r.quantities.includes(quantity));
@@ -24,6 +23,9 @@ function layerStdTraces(ctx, results) {
     if (!series.length) continue;
     const ordered = byOrder(series, shown, (s) => s.dataset);
     const runStep = ctx.stepFor(run);
+    // One marker per dataset, styled like that dataset's lines elsewhere (colour = run, or the
+    // dataset's colour when one run is shown; symbol = dataset).
+    const styles = ordered.map((s) => ctx.traceStyle(run.run, s.dataset));
     traces.push({
       type: "scatter",
       mode: "markers", // datasets are categories: no line between them
@@ -31,7 +33,7 @@ function layerStdTraces(ctx, results) {
       y: ordered.map((s) => valueAt(s.steps, s.values, runStep)),
       name: traceName(run.run, layer),
       meta: { run: run.run, layer, datasets: ordered.map((s) => s.dataset), step: runStep },
-      marker: { color: runColor(run.run), size: 10 },
+      marker: { color: styles.map((s) => s.color), symbol: styles.map((s) => s.symbol), size: 11 },
       hovertemplate: hover("dataset", "layer std"),
     });
   }
@@ -94,7 +96,9 @@ export default {
       if (layers.length === 1) {
         layout.yaxis.title = axisTitle(`dead fraction (${layers[0]})`);
       }
-      draws.push(draw(div, traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset) }));
+      const choices = stepChoices(container, ctx);
+      const drawn = withStepChoices(traces, layout, choices);
+      draws.push(draw(div, drawn, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, ctx.state.dataset, choices) }));
     }
     removeCharts(container, keep);
     notes.push(`layer std of ${ctx.state.layer} at step ${ctx.state.step}`);

@@ -2,7 +2,7 @@
 // per (run, dataset). Clicking a point moves the checkpoint cursor.
 
 import { aucAxis, chartDiv, draw, setMessage, stepLines, stepAxis } from "../charts.js";
-import { allFailed, dataKey, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+import { allFailed, dataKey, failureText, joinNotes, lineTrace, perRun, stepChoices, withStepChoices } from "../panel_kit.js";
 
 export default {
   id: "model_auc",
@@ -32,6 +32,8 @@ export default {
       shapes: stepLines(ctx.state.step),
       margin: { l: 60, r: 16, t: 16, b: 44 },
     };
-    await draw(chartDiv(container, "model_auc"), traces, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx) });
+    const choices = stepChoices(container, ctx);
+    const drawn = withStepChoices(traces, layout, choices);
+    await draw(chartDiv(container, "model_auc"), drawn, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, choices) });
   },
 };

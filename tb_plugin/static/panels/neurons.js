@@ -1,6 +1,6 @@
 // Figs. 3-6 of Guo et al.: the mean and the standard deviation of each unit's output for the
 // chosen layer at the chosen checkpoint, one bar per unit. One subplot row per run (bars in the
-// run's colour); within a row one bar trace per dataset, nested: the first shown dataset is the
+// run's colour, or the dataset's when one run is shown); within a row one bar trace per dataset, nested: the first shown dataset is the
 // widest and palest bar, each further dataset a narrower, more opaque bar drawn in front, so a
 // unit whose value differs between datasets shows as a step between the nested bars.
 //
@@ -10,8 +10,7 @@
 // took 100-180 ms a chart against 30-60 ms for the step lines in Chromium here).
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid, traceName } from "../charts.js";
-import { datasetStyle, runColor } from "../colors.js";
-import { allFailed, byOrder, checkpointFor, failureText, flatValues, indices, joinNotes, perRun } from "../panel_kit.js";
+import { allFailed, byOrder, checkpointFor, failureText, flatValues, indices, joinNotes, perRun, runWindow } from "../panel_kit.js";
 
 const CHARTS = [
   { quantity: "neuron_mean", axis: "mean output" },
@@ -36,8 +35,11 @@ function withAlpha(hex, alpha) {
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
-/** The trace of one (run, dataset) cell: a nested bar, or a step line for a wide layer. */
-export function unitTrace(run, cell, quantity, { position, count, datasetIndex }) {
+/**
+ * The trace of one (run, dataset) cell: a nested bar, or a step line for a wide layer. `style`
+ * is ctx.traceStyle's {color, dash} for the pair.
+ */
+export function unitTrace(run, cell, quantity, { position, count, style }) {
   const y = flatValues(cell);
   const common = {
     x: indices(y.length),
@@ -47,12 +49,12 @@ export function unitTrace(run, cell, quantity, { position, count, datasetIndex }
     hovertemplate: "%{fullData.name}: %{y:.4g}<extra></extra>",
   };
   if (y.length > MAX_BAR_UNITS) {
-    const color = runColor(run);
+    const color = style.color;
     return {
       ...common,
       type: "scatter",
       mode: "lines",
-      line: { shape: "hvh", color, width: 1.25, dash: datasetStyle(datasetIndex).dash },
+      line: { shape: "hvh", color, width: 1.25, dash: style.dash },
       fill: position === 0 ? "tozeroy" : "none",
       fillcolor: withAlpha(color, 0.2),
     };
@@ -63,7 +65,7 @@ export function unitTrace(run, cell, quantity, { position, count, datasetIndex }
     type: "bar",
     width,
     textposition: "none",
-    marker: { color: runColor(run), opacity, line: { width: 0 } },
+    marker: { color: style.color, opacity, line: { width: 0 } },
   };
 }
 
@@ -78,7 +80,7 @@ export default {
     const layer = ctx.state.layer;
     const step = ctx.state.step;
     const withLayer = ctx.runs.filter((r) => r.layers.includes(layer));
-    const runs = withLayer.slice(0, MAX_RUNS);
+    const runs = runWindow(container, ctx, withLayer, MAX_RUNS);
     const missing = new Set();
     const jobs = [];
     for (const run of runs) {
@@ -98,7 +100,6 @@ export default {
     if (!ctx.isCurrent()) return;
     const notes = [
       withLayer.length < ctx.runs.length ? `${ctx.runs.length - withLayer.length} run(s) have no layer "${layer}"` : "",
-      withLayer.length > MAX_RUNS ? `showing the first ${MAX_RUNS} of ${withLayer.length} runs` : "",
       missing.size ? `${missing.size} run(s) have no neuron statistics for ${layer} at or before step ${step}` : "",
     ];
     const failedRuns = failed.map(({ run, error }) => ({ run: run.run, error }));
@@ -122,7 +123,7 @@ export default {
           const trace = unitTrace(run.run.run, cell, quantity, {
             position: order.indexOf(cell.dataset),
             count: order.length,
-            datasetIndex: ctx.datasetIndex(cell.dataset),
+            style: ctx.traceStyle(run.run.run, cell.dataset),
           });
           trace.xaxis = `x${grid.suffixes[k]}`;
           trace.yaxis = `y${grid.suffixes[k]}`;

@@ -4,11 +4,17 @@
 
 import { aucAxis, axisTitle, chartDiv, draw, hover, removeCharts, setMessage, stepLines, stepAxis } from "../charts.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, dataKey, failureText, joinNotes, lineTrace, perRun, valueAt } from "../panel_kit.js";
+import { allFailed, allRegression, dataKey, failureText, joinNotes, lineTrace, perRun, stepChoices, valueAt, withStepChoices } from "../panel_kit.js";
 
 /** The probe quantity a run is shown with: probe_auc, else probe_r2. */
 export function probeQuantity(runInfo) {
   return runInfo.quantities.includes("probe_auc") ? "probe_auc" : "probe_r2";
+}
+
+/** Whether every run is shown with probe AUCs: they get a fixed honest range; R² (which can be
+ * far below 0) keeps Plotly's. */
+function onlyAucOf(results) {
+  return results.every(({ run }) => probeQuantity(run) === "probe_auc");
 }
 
 function axisName(quantities) {
@@ -21,6 +27,10 @@ export default {
   title: "Linear probes per layer",
   description: "How well a logistic probe trained on each layer's output predicts the label, per dataset (Guo et al., Fig. 10): a layer that adds nothing over the previous one is a candidate for removal.",
   quantities: ["probe_auc", "probe_r2"],
+  describeFor: (runs) =>
+    allRegression(runs)
+      ? "How well a ridge-regression probe trained on each layer's output predicts the target, per dataset (R²: 1 is perfect, 0 no better than the mean; Guo et al., Fig. 10): a layer that adds nothing over the previous one is a candidate for removal."
+      : null,
   wide: true,
   pair: true, // the two charts side by side on wide screens
 
@@ -74,8 +84,15 @@ export default {
       }
     }
     const margin = { l: 60, r: 16, t: 12, b: 44 };
-    // AUCs get a fixed honest range; R² (which can be far below 0) keeps Plotly's.
-    const onlyAuc = ok.every(({ run }) => probeQuantity(run) === "probe_auc");
+    const choices = stepChoices(container, ctx);
+    const stepLayout = {
+      xaxis: stepAxis(ctx.steps),
+      yaxis: onlyAucOf(ok) ? aucAxis(`${yName} (${chosen})`, overSteps) : { title: axisTitle(`${yName} (${chosen})`), automargin: true },
+      shapes: stepLines(ctx.state.step),
+      margin,
+    };
+    const stepTraces = withStepChoices(overSteps, stepLayout, choices);
+    const onlyAuc = onlyAucOf(ok);
     const draws = [
       draw(
         chartDiv(container, "probe_by_layer"),
@@ -87,20 +104,10 @@ export default {
         },
         ctx,
       ),
-      draw(
-        chartDiv(container, "probe_over_steps"),
-        overSteps,
-        {
-          xaxis: stepAxis(ctx.steps),
-          yaxis: onlyAuc
-            ? aucAxis(`${yName} (${chosen})`, overSteps)
-            : { title: axisTitle(`${yName} (${chosen})`), automargin: true },
-          shapes: stepLines(ctx.state.step),
-          margin,
-        },
-        ctx,
-        { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, chosen) },
-      ),
+      draw(chartDiv(container, "probe_over_steps"), stepTraces, stepLayout, ctx, {
+        onStep: (step) => ctx.setStep(step),
+        dataKey: dataKey(ctx, chosen, choices),
+      }),
     ];
     removeCharts(container, ["probe_by_layer", "probe_over_steps"]);
     setMessage(

@@ -7,10 +7,10 @@
 import { chartDiv, draw, removeCharts, setMessage, subplotGrid } from "../charts.js";
 import { PALETTE } from "../colors.js";
 import { plotlyText } from "../dom.js";
-import { allFailed, failureText, hasLayer, joinNotes, perRun } from "../panel_kit.js";
+import { allFailed, failureText, hasLayer, joinNotes, perRun, runWindow } from "../panel_kit.js";
 
 const QUANTITY = "projection";
-const MAX_RUNS = 2;
+export const MAX_RUNS = 3;
 const MAX_CLASSES = 20; // more distinct label values than this: a colour scale, not a legend
 
 /** The layer shown: the chosen one if the run projected it, else its first projected layer. */
@@ -85,9 +85,8 @@ export default {
 
   async render(container, ctx) {
     const dataset = ctx.state.dataset;
-    const runs = ctx.runs
-      .filter((r) => r.datasets.includes(dataset) && projectedLayer(r, ctx.state.layer) !== null)
-      .slice(0, MAX_RUNS);
+    const candidates = ctx.runs.filter((r) => r.datasets.includes(dataset) && projectedLayer(r, ctx.state.layer) !== null);
+    const runs = runWindow(container, ctx, candidates, MAX_RUNS);
     const { ok, failed } = await perRun(runs, async (run) => {
       const step = ctx.stepFor(run);
       if (step === null) return undefined;

@@ -1,21 +1,20 @@
 // Fig. 11 of Guo et al.: how strongly the model output responds to each feature group (mean
 // |d output / d group input|; for id features, at their embedding's output). Left: one bar per
 // group at the chosen checkpoint, grouped by run (colour) and dataset (opacity). Right: group x
-// step heatmaps of the focus dataset, one per run for the first two runs, where a group the
-// model comes to rely on (a memorised user id, say) shows as a bright row. Groups are ranked by
-// their newest saliency, most salient on top, in both charts. A table has a group per column (30
+// step heatmaps of the focus dataset, one per run (up to MAX_BAR_RUNS, else a visible choice
+// of which runs), where a group the model comes to rely on (a memorised user id, say) shows as
+// a bright row. Groups are ranked by their newest saliency, most salient on top, in both charts. A table has a group per column (30
 // for breast cancer, 64 for digits): past TOP_GROUPS groups, the most salient are drawn one by
 // one and the rest as one hatched row of their mean, unless the user asks for all of them.
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid, traceName } from "../charts.js";
-import { datasetStyle, runColor } from "../colors.js";
 import { el, plotlyText } from "../dom.js";
-import { allFailed, dataKey, failureText, joinNotes, perRun, valueAt } from "../panel_kit.js";
+import { allFailed, dataKey, failureText, joinNotes, perRun, runWindow, valueAt } from "../panel_kit.js";
 
 const QUANTITY = "feature_saliency";
 // Grouped bars of more runs than this are unreadable: the first ones are drawn.
-export const MAX_BAR_RUNS = 4;
-const MAX_HEATMAPS = 2;
+export const MAX_BAR_RUNS = 3;
+const MAX_HEATMAPS = MAX_BAR_RUNS;
 // Groups drawn one by one before the rest is summarised: a 30-column table (breast cancer) and
 // Guo et al.'s 34 groups stay whole at about 18 px a row; 64 pixels of digits do not.
 export const TOP_GROUPS = 34;
@@ -190,7 +189,7 @@ function barTraces(ctx, results, rows) {
         name: traceName(run.run, dataset),
         meta: { run: run.run, dataset, groups, summarised: rows.rest.length, step: runStep },
         offsetgroup: `${run.run}\u0000${dataset}`,
-        marker: { color: runColor(run.run), opacity: datasetStyle(ctx.datasetIndex(dataset)).opacity, pattern: hatch(rows) },
+        marker: { color: ctx.traceStyle(run.run, dataset).color, opacity: ctx.traceStyle(run.run, dataset).opacity, pattern: hatch(rows) },
         hovertemplate: "%{fullData.name}<br>%{customdata}: %{x:.4g}<extra></extra>",
       });
     }
@@ -258,9 +257,10 @@ export default {
   pair: true,
 
   async render(container, ctx) {
-    const runs = ctx.runs.filter((r) => r.quantities.includes(QUANTITY));
-    // Only what is drawn: the shown datasets at the cursor for the bars of the first runs, and
-    // the focus dataset over training for the heatmaps of the first two.
+    // Up to MAX_BAR_RUNS runs (more: a visible choice of which). Only what is drawn is fetched:
+    // the shown datasets at the cursor for the bars, the focus dataset over training for the
+    // heatmaps.
+    const runs = runWindow(container, ctx, ctx.runs.filter((r) => r.quantities.includes(QUANTITY)), MAX_BAR_RUNS);
     const [atStep, history] = await Promise.all([
       perRun(runs.slice(0, MAX_BAR_RUNS), (run) =>
         ctx.model.fetchScalars(run.run, QUANTITY, { datasets: ctx.state.datasets, step: ctx.state.step }),
@@ -315,7 +315,6 @@ export default {
         "note",
         joinNotes(
           failureText(failed),
-          runs.length > MAX_BAR_RUNS ? `bars of the first ${MAX_BAR_RUNS} of ${runs.length} runs` : "",
           rows.rest.length ? `the ${rows.shown.length} most salient of ${groups.length} groups; the hatched row: mean of the others` : "",
           heat.count ? `heatmap: dataset ${ctx.state.dataset}` : `no saliency on dataset "${ctx.state.dataset}"`,
         ),

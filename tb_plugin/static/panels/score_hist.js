@@ -4,7 +4,7 @@
 // histogram.
 
 import { axisTitle, chartDiv, draw, setMessage, subplotGrid } from "../charts.js";
-import { allFailed, checkpointFor, failureText, joinNotes, lineTrace, perRun } from "../panel_kit.js";
+import { allFailed, allRegression, checkpointFor, failureText, joinNotes, lineTrace, perRun, runWindow } from "../panel_kit.js";
 
 const QUANTITY = "model_score_histogram";
 const stepCache = new WeakMap();
@@ -42,28 +42,41 @@ export function classOrder(classes) {
   return list.sort((a, b) => rank(a) - rank(b) || natural.compare(a, b));
 }
 
-/** Subplot title of a class; "positive" / "negative" only when every label is binary. */
-export function classTitle(cls, classes) {
+/**
+ * Subplot title of a class; "positive" / "negative" only when every label is binary. A
+ * regression run's histogram is of all samples (its labels are values, not classes).
+ */
+export function classTitle(cls, classes, regression = false) {
   const binary = classes.every((c) => c === "0" || c === "1" || c === "all");
   if (binary && cls === "1") return "class 1 (positive / clicked)";
   if (binary && cls === "0") return "class 0 (negative)";
-  if (cls === "all") return "all samples (no labels)";
+  if (cls === "all") return regression ? "all samples" : "all samples (no labels)";
   return `class ${cls}`;
 }
 
-// Height of one row of subplots and the gap between rows, in pixels.
-const ROW_PX = 320;
-const GAP_PX = 80;
+/** Columns of the grid of class subplots: up to five a row (ten digits: two rows). */
+export function classColumns(count) {
+  return Math.max(1, Math.min(count, 5));
+}
+
+// Height of one row of subplots (taller when they are few) and the gap between rows, in pixels.
+const ROW_PX = 300;
+const SMALL_ROW_PX = 220;
+const GAP_PX = 70;
 
 export default {
   id: "score_hist",
   title: "Score distribution by label",
   description: "Histogram of the predicted score at the chosen checkpoint, per label and dataset (Guo et al., Fig. 2).",
   quantities: [QUANTITY],
+  wide: true,
+  titleFor: (runs) => (allRegression(runs) ? "Predicted value distribution" : null),
+  describeFor: (runs) =>
+    allRegression(runs) ? "Histogram of the model's predicted values at the chosen checkpoint, per dataset (a regression run: no classes to split by)." : null,
 
   async render(container, ctx) {
     const withData = ctx.runs.filter((r) => r.quantities.includes(QUANTITY));
-    const runs = withData.slice(0, MAX_RUNS);
+    const runs = runWindow(container, ctx, withData, MAX_RUNS);
     const missing = [];
     const { ok, failed } = await perRun(runs, async (run) => {
       const step = await checkpointFor(ctx, run, "model_auc");
@@ -85,11 +98,13 @@ export default {
       }
     }
     const classes = classOrder(new Set(cells.map(({ cell }) => (cell.extra && cell.extra.class) || "all")));
-    const rows = Math.ceil(classes.length / Math.min(classes.length, 2));
-    const height = Math.max(1, rows) * ROW_PX;
+    const regression = allRegression(ctx.runs);
+    const cols = classColumns(classes.length);
+    const rows = Math.ceil(classes.length / cols);
+    const height = Math.max(1, rows) * (classes.length > 2 ? SMALL_ROW_PX : ROW_PX);
     const grid = subplotGrid(
-      classes.map((cls) => classTitle(cls, classes)),
-      { cols: Math.min(classes.length, 2), yGap: GAP_PX / height },
+      classes.map((cls) => classTitle(cls, classes, regression)),
+      { cols, yGap: GAP_PX / height },
     );
     const traces = [];
     classes.forEach((cls, k) => {
@@ -119,7 +134,6 @@ export default {
       joinNotes(
         failureText(failed),
         missingText,
-        withData.length > MAX_RUNS ? `showing the first ${MAX_RUNS} of ${withData.length} runs` : "",
         traces.length ? "" : "None of the shown datasets has score histograms.",
         usedSteps.length === 1 ? `checkpoint ${usedSteps[0]}` : `checkpoints ${usedSteps.join(", ")}`,
       ),
@@ -128,7 +142,7 @@ export default {
     div.style.height = `${height}px`;
     const layout = { ...grid.layout, margin: { l: 60, r: 16, t: classes.length > 1 ? 30 : 16, b: 44 } };
     grid.suffixes.forEach((suffix, k) => {
-      layout[`xaxis${suffix}`].title = axisTitle("predicted score");
+      layout[`xaxis${suffix}`].title = axisTitle(regression ? "predicted value" : "predicted score");
       if (k > 0) layout[`xaxis${suffix}`].matches = "x"; // same score range in every class
       if (k % grid.columns === 0) layout[`yaxis${suffix}`].title = axisTitle("density");
     });

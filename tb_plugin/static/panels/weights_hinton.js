@@ -1,15 +1,27 @@
 // Iuzzolino et al.: the chosen layer's kernel as a Hinton diagram at the chosen checkpoint. One
 // square per (input, output) cell, its area proportional to the weight's magnitude, blue for
 // positive and red for negative. Large kernels arrive reduced to at most 32 x 32 block means
-// (convolution kernels summed over their window: input channel x filter). Two runs side by
-// side.
+// (convolution kernels summed over their window: input channel x filter). Runs side by side.
+// The chart is sized to the kernel's shape: a 32 x 1 output kernel is one short row, not a
+// strip in a tall empty chart.
 
 import { axisTitle, chartDiv, draw, removeCharts, setMessage, subplotGrid } from "../charts.js";
-import { allFailed, failureText, hasLayer, joinNotes, perRun } from "../panel_kit.js";
+import { allFailed, failureText, hasLayer, joinNotes, perRun, runWindow } from "../panel_kit.js";
 
 const QUANTITY = "weights_hinton";
-const MAX_RUNS = 2;
-const HEIGHT_PX = 440;
+export const MAX_RUNS = 3;
+const MAX_MATRIX_PX = 420; // tallest drawing of a kernel
+const MAX_CELL_PX = 26;
+
+/**
+ * Pixel size of one cell for kernels of `rows` x `cols` drawn `count` abreast in a chart
+ * `width` px wide: as large as fits both ways, within [3, MAX_CELL_PX].
+ */
+export function hintonCell(rows, cols, count, width) {
+  const across = Math.max(60, width / Math.max(1, count) - 90) / Math.max(1, cols);
+  const down = MAX_MATRIX_PX / Math.max(1, rows);
+  return Math.max(3, Math.min(MAX_CELL_PX, across, down));
+}
 const POSITIVE = "#2166ac";
 const NEGATIVE = "#b2182b";
 
@@ -43,7 +55,7 @@ export default {
 
   async render(container, ctx) {
     const layer = ctx.state.layer;
-    const runs = ctx.runs.filter((r) => hasLayer(r, QUANTITY, layer)).slice(0, MAX_RUNS);
+    const runs = runWindow(container, ctx, ctx.runs.filter((r) => hasLayer(r, QUANTITY, layer)), MAX_RUNS);
     if (!runs.length) {
       removeCharts(container);
       setMessage(container, "note", `Layer "${layer}" has no kernel (no Dense or convolution weights).`);
@@ -64,11 +76,16 @@ export default {
     );
     const traces = [];
     const layout = { ...grid.layout, showlegend: true, margin: { l: 56, r: 16, t: ok.length > 1 ? 30 : 12, b: 48 }, plot_bgcolor: "#f4f4f4" };
+    const shapes = ok.map(({ value }) => [value.cell.values.length, value.cell.values.length ? value.cell.values[0].length : 0]);
+    const maxRows = Math.max(1, ...shapes.map(([r]) => r));
+    const maxCols = Math.max(1, ...shapes.map(([, c]) => c));
+    const cell = hintonCell(maxRows, maxCols, ok.length, container.clientWidth || 1000);
+    const height = Math.round(maxRows * cell + 100);
     ok.forEach(({ run, value }, k) => {
       const matrix = value.cell.values;
       const rows = matrix.length;
       const cols = rows ? matrix[0].length : 0;
-      const cellPx = (0.92 * (HEIGHT_PX - 80)) / Math.max(rows, cols, 1);
+      const cellPx = 0.92 * cell;
       const squares = hintonSquares(matrix, cellPx);
       const suffix = grid.suffixes[k];
       for (const [sign, color] of [
@@ -97,7 +114,8 @@ export default {
       Object.assign(layout[`yaxis${suffix}`], axis, { title: axisTitle("input"), range: [rows - 0.5, -0.5], scaleanchor: `x${suffix}` });
     });
     const div = chartDiv(container, QUANTITY);
-    div.style.height = `${HEIGHT_PX}px`;
+    div.style.height = `${height}px`;
+    div.style.maxWidth = `${Math.round(ok.length * (maxCols * cell + 110))}px`;
     removeCharts(container, [QUANTITY]);
     const first = ok[0].value.cell;
     setMessage(container, "note", joinNotes(`layer ${layer}`, `${first.shape[0]} x ${first.shape[1]} cells`, failureText(failed)));
