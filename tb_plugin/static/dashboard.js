@@ -247,6 +247,10 @@ class Dashboard {
       }
     }
     this.notRecorded.show(missing, ctx.runs.length > 0);
+    // Half-width panels go in pairs (loss beside model AUC); one without a partner (a
+    // regression run has no model AUC) takes the whole row rather than leaving half of it empty.
+    const halves = available.filter((entry) => !entry.panel.wide);
+    halves.forEach((entry, i) => entry.section.classList.toggle("ki-wide", halves.length % 2 === 1 && i === halves.length - 1));
     // In view by the layout of now (the observer's flags can be older than the stylesheet).
     const now = [];
     for (const entry of available) {

@@ -192,6 +192,11 @@ def visible_panels(frame) -> list[str]:
     )
 
 
+LOSS_IS_WIDE = (
+    "() => document.querySelector('section[data-panel=loss]').classList.contains('ki-wide')"
+)
+
+
 def test_panels_with_data_come_first_and_the_rest_fold_into_one_line(fast_board, open_page):
     page = open_page(f"{fast_board.url}?inspect_run={CTR_RUNS[0]}#keras_inspect", height=800)
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -222,6 +227,7 @@ def test_panels_with_data_come_first_and_the_rest_fold_into_one_line(fast_board,
              return [r.top, r.left, r.bottom]; })"""
     )
     (loss_top, loss_left, _), (auc_top, auc_left, _) = boxes
+    assert not frame.evaluate(LOSS_IS_WIDE)
     assert abs(loss_top - auc_top) < 40 and auc_left > loss_left, boxes
     assert loss_top < 800 - 64 - 150, boxes  # TensorBoard's bar takes 64 px of the window
 
@@ -230,6 +236,8 @@ def test_panels_with_data_come_first_and_the_rest_fold_into_one_line(fast_board,
     wait_drawn(frame)
     order = visible_panels(frame)
     assert "model_auc" not in order, order
+    # The loss, without the model AUC beside it, takes the whole row (no empty half).
+    assert frame.evaluate(LOSS_IS_WIDE), "the loss panel kept half a row beside nothing"
     assert (
         frame.locator("section[data-panel=score_hist] h2").inner_text()
         == "Predicted value distribution"
