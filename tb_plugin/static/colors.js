@@ -8,8 +8,10 @@
 //   * line style = dataset. Datasets are told apart by dash style and marker symbol together
 //     (lines) or by fill opacity (bars). Styles go to the datasets shown, each keeping its
 //     style while shown (Selection.styleIndex); `train` is always solid with circles. Six dashes
-//     and eight symbols give 24 pairwise distinct (dash, symbol) pairs, so markers are drawn on
-//     every line (thinned on long ones) to keep the seventh dataset apart from the first.
+//     and eight symbols give 24 pairwise distinct (dash, symbol) pairs: when more datasets than
+//     dashes are shown in run colours, markers are drawn on every line (thinned on long ones) to
+//     keep the seventh dataset apart from the first (needsSymbols). Otherwise lines of more than
+//     60 points go without markers: thousands of marker nodes cost Plotly seconds.
 //   * any further axis (layer, class, metric) is split into subplots, never encoded in colour.
 
 export const PALETTE = [
@@ -96,6 +98,16 @@ export function traceStyle(run, slot, byDataset) {
 
 // Markers drawn at most on a line (evenly thinned beyond): enough to read the symbol.
 export const MAX_MARKERS = 40;
+// A line of more points than this is drawn without markers unless symbols are needed.
+export const MARKER_POINTS = 60;
+
+/**
+ * Whether line traces need their marker symbols to be told apart: `shown` datasets drawn in
+ * run colours (`byDataset` false) outnumber the dash styles.
+ */
+export function needsSymbols(shown, byDataset) {
+  return !byDataset && shown > DASHES.length;
+}
 
 /** SVG stroke-dasharray for a Plotly dash name, for the little key drawn in the selectors. */
 export function dashArray(dash) {

@@ -1,7 +1,7 @@
 // Small helpers shared by the panel modules: per-run fetching that survives partial failures,
 // series lookups at a step, and trace builders that apply the colour scheme (colors.js).
 
-import { MAX_MARKERS } from "./colors.js";
+import { MARKER_POINTS, MAX_MARKERS, needsSymbols } from "./colors.js";
 import { hover, removeCharts, setMessage, subplotGrid, traceName } from "./charts.js";
 import { el, errorText } from "./dom.js";
 import { stepAtOrBefore } from "./state.js";
@@ -78,9 +78,10 @@ export function byOrder(items, order, key) {
  */
 export function lineTrace(ctx, { run, dataset, x, y, suffix = "", label, xLabel = "step", yLabel = "value", dash, extra = {} }) {
   const style = ctx.traceStyle(run, dataset);
+  const symbols = needsSymbols(ctx.state.datasets.length, ctx.colorByDataset);
   return {
     type: "scatter",
-    mode: "lines+markers",
+    mode: symbols || x.length <= MARKER_POINTS ? "lines+markers" : "lines",
     x,
     y,
     name: traceName(run, label ?? dataset),

@@ -8,7 +8,7 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import test from "node:test";
 
-import { hashName, PALETTE, runColor, assignRunColors, datasetStyle, traceStyle } from "../../tb_plugin/static/colors.js";
+import { hashName, PALETTE, runColor, assignRunColors, datasetStyle, needsSymbols, traceStyle } from "../../tb_plugin/static/colors.js";
 import { plotlyText } from "../../tb_plugin/static/dom.js";
 import { Selection, stepAtOrBefore, DEFAULT_DATASETS, unionInOrder } from "../../tb_plugin/static/state.js";
 import { lossPanels, metricsOf } from "../../tb_plugin/static/panels/loss.js";
@@ -440,6 +440,10 @@ test("trace styles stay pairwise distinct for many datasets, by run colour or by
   const single = Array.from({ length: 30 }, (_, slot) => traceStyle("ctr", slot, true));
   assert.equal(new Set(single.slice(0, 10).map((s) => s.color)).size, 10);
   assert.equal(new Set(single.map((s) => `${s.color}|${s.dash}`)).size, 30);
+  // Symbols are needed (markers on long lines) only past the six dashes in run colours.
+  assert.equal(needsSymbols(6, false), false);
+  assert.equal(needsSymbols(7, false), true);
+  assert.equal(needsSymbols(9, true), false);
   // train (slot 0) is solid with circles either way.
   assert.equal(traceStyle("x", 0, true).dash, "solid");
   assert.equal(traceStyle("x", 0, false).symbol, "circle");

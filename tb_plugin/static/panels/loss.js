@@ -5,7 +5,7 @@
 // moves the checkpoint cursor (state.step) for every panel; the cursor is the dotted line.
 
 import { axisTitle, chartDiv, draw, hover, setMessage, stepLines, subplotGrid, traceName, stepAxis } from "../charts.js";
-import { MAX_MARKERS, runColor } from "../colors.js";
+import { MARKER_POINTS, runColor } from "../colors.js";
 import { allFailed, dataKey, failureText, joinNotes, perRun, stepChoices, withStepChoices } from "../panel_kit.js";
 
 const TRAIN = "training";
@@ -91,7 +91,7 @@ export default {
         const color = runColor(run);
         traces.push({
           type: "scatter",
-          mode: "lines+markers",
+          mode: s.steps.length <= MARKER_POINTS ? "lines+markers" : "lines",
           x: s.steps,
           y: s.values,
           name: traceName(run, title),
@@ -99,7 +99,7 @@ export default {
           xaxis: `x${suffix}`,
           yaxis: `y${suffix}`,
           line: { color, width: 2 },
-          marker: { color, size: 5, maxdisplayed: MAX_MARKERS },
+          marker: { color, size: 5 },
           hovertemplate: hover("step", title),
         });
       }
