@@ -1,11 +1,11 @@
 // What each panel's numbers mean: a short definition per panel id, for an info popover or a
-// tooltip next to the panel title. The wording follows the quantity vocabulary of SPEC.md and
+// tooltip next to the panel title. The wording follows keras-inspect's quantity vocabulary and
 // the seed papers, paraphrased (never quoted), and each text ends with where the definition
 // comes from so a user can look it up. Plain text only: callers set it with textContent.
 //
 // `quantities` lists the recorded quantities the panel shows (its registry entry's
 // `quantities`; a test keeps the two in step). Citations name sections and figures of the
-// papers in /work/shared/seeds: Guo et al. 2018 (CTR DNN visualisation), Siddiqui et al. 2018
+// papers the methods come from: Guo et al. 2018 (CTR DNN visualisation), Siddiqui et al. 2018
 // (TSViz), Shen et al. (CNNSlicer) and Iuzzolino et al. (interactive CNN visualisation).
 
 const GUO = "Guo et al. 2018";
@@ -29,7 +29,7 @@ export const DEFINITIONS = Object.freeze({
       "that turns upwards while the training curve keeps falling is the usual sign of over-fitting, " +
       "and the step where the two part is a good place for the checkpoint cursor. These are Keras' " +
       "own numbers, written as native TensorBoard scalars; keras-inspect does not compute them.",
-    `Keras training logs (SPEC.md, Quantity vocabulary); ${IUZZOLINO}, Section 3.1 (accuracy and loss per epoch)`,
+    `Keras training logs; ${IUZZOLINO}, Section 3.1 (accuracy and loss per epoch)`,
   ),
   overview: entry(
     ["model_layers"],
@@ -49,7 +49,7 @@ export const DEFINITIONS = Object.freeze({
       "between test datasets at one step shows how far they have drifted from the training data. AUC " +
       "only ranks scores, so it says nothing about calibration, and it needs class labels: a " +
       "regressor has no model AUC (read its loss instead).",
-    `${GUO}, Section 3.1, Fig. 1; SPEC.md, model_auc`,
+    `${GUO}, Section 3.1, Fig. 1; recorded as model_auc`,
   ),
   score_hist: entry(
     ["model_score_histogram"],
@@ -60,7 +60,7 @@ export const DEFINITIONS = Object.freeze({
       "whether the scores collapse towards one value as training goes on. The split by label exists " +
       "for classifiers only: with continuous labels, or none, there is a single histogram of all " +
       "predictions.",
-    `${GUO}, Section 3.1, Fig. 2; SPEC.md, model_score_histogram`,
+    `${GUO}, Section 3.1, Fig. 2; recorded as model_score_histogram`,
   ),
   neurons: entry(
     ["neuron_mean", "neuron_std"],
@@ -73,15 +73,20 @@ export const DEFINITIONS = Object.freeze({
     `${GUO}, Section 3.2, Figs. 3-6`,
   ),
   layer_std: entry(
-    ["layer_std", "dead_fraction"],
-    "layer_std is a layer's per-unit output standard deviation averaged over its units, per " +
-      "dataset; dead_fraction is the share of units that are active on almost no sample (at most 1 % " +
-      "of them). Neither needs labels, so layer_std is a drift signal for unlabelled or serving data: " +
-      "compare the datasets at one checkpoint, where one far from train is data the model treats " +
-      "differently. Over steps it also moves because the weights change, so a trend across training " +
-      "mixes learning with drift. A dead fraction that climbs means units that have stopped " +
-      "contributing (for ReLU layers, units stuck at zero).",
-    `${GUO}, Section 3.2, Fig. 7, and Section 5 (monitoring without labels); SPEC.md, layer_std and dead_fraction`,
+    ["layer_std"],
+    "A layer's per-unit output standard deviation averaged over its units, per dataset. It needs " +
+      "no labels, so it is a drift signal for unlabelled or serving data: compare the datasets at " +
+      "one checkpoint, where one far from train is data the model treats differently. Over steps it " +
+      "also moves because the weights change, so a trend across training mixes learning with drift.",
+    `${GUO}, Section 3.2, Fig. 7, and Section 5 (monitoring without labels); recorded as layer_std`,
+  ),
+  dead_units: entry(
+    ["dead_fraction"],
+    "The share of a layer's units that are active on almost no sample of a dataset (at most 1 % of " +
+      "them), over training. A dead fraction that climbs means units that have stopped contributing " +
+      "(for ReLU layers, units stuck at zero); a layer far above its neighbours has capacity to spare. " +
+      "The output layer is left out: its units are scores.",
+    `${GUO}, Section 3.2 (neuron statistics, Figs. 3-6); recorded as dead_fraction`,
   ),
   correlation: entry(
     ["correlation_mean_abs", "correlation_matrix"],
@@ -91,7 +96,7 @@ export const DEFINITIONS = Object.freeze({
       "that move together and so carry overlapping information, a hint of redundancy or " +
       "co-adaptation; in Guo et al.'s network it grew with depth. For wide layers the matrix covers a fixed " +
       "random subset of units, the same at every checkpoint.",
-    `${GUO}, Section 3.2, Fig. 8, and Section 4.2; SPEC.md, correlation_matrix and correlation_mean_abs`,
+    `${GUO}, Section 3.2, Fig. 8, and Section 4.2; recorded as correlation_matrix and correlation_mean_abs`,
   ),
   probes: entry(
     ["probe_auc", "probe_r2"],
@@ -102,7 +107,7 @@ export const DEFINITIONS = Object.freeze({
       "candidate for removal. The train score is measured on the rows the probe was fitted on, so it " +
       "is optimistic; judge layers on the test datasets. A probe shows what is linearly decodable, " +
       "not what the network actually uses.",
-    `${GUO}, Section 3.3, Fig. 10, and Section 4.1; SPEC.md, probe_auc / probe_r2`,
+    `${GUO}, Section 3.3, Fig. 10, and Section 4.1; recorded as probe_auc / probe_r2`,
   ),
   projection: entry(
     ["projection"],
@@ -113,7 +118,7 @@ export const DEFINITIONS = Object.freeze({
       "keeps neighbourhoods, not global geometry: the distances between clusters, their sizes and " +
       "the empty space between them carry no meaning, and PCA shows only the two directions of " +
       "largest variance.",
-    `${GUO}, Section 3.2, Fig. 9; SPEC.md, projection`,
+    `${GUO}, Section 3.2, Fig. 9; recorded as projection`,
   ),
   samples: entry(
     ["feature_maps", "prediction_probs"],
@@ -134,7 +139,7 @@ export const DEFINITIONS = Object.freeze({
       "the layer ignores and a column of tiny squares a unit with almost no incoming weight. Large " +
       "kernels are shown as means of at most 32 x 32 blocks (a convolution kernel summed over its " +
       "window first), and weights of opposite sign inside a block cancel out.",
-    `${IUZZOLINO}, Section 2.1.2 (Hinton diagrams); SPEC.md, weights_hinton`,
+    `${IUZZOLINO}, Section 2.1.2 (Hinton diagrams); recorded as weights_hinton`,
   ),
   saliency: entry(
     ["feature_saliency"],
@@ -144,7 +149,7 @@ export const DEFINITIONS = Object.freeze({
       "the rest late in training, such as a high-cardinality user id, is a sign that the model is " +
       "memorising it. A gradient measures local sensitivity, not the share of a prediction a group " +
       "is responsible for, and groups of different scale or width compare only roughly.",
-    `${GUO}, Section 3.4, Eq. 3, Fig. 11, and Section 4.3; SPEC.md, feature_saliency`,
+    `${GUO}, Section 3.4, Eq. 3, Fig. 11, and Section 4.3; recorded as feature_saliency`,
   ),
   importance: entry(
     ["filter_importance"],
@@ -154,7 +159,7 @@ export const DEFINITIONS = Object.freeze({
       "prediction on this sample and are candidates for pruning; the percentile filter keeps only " +
       "the most influential. Because of the scaling, values rank units within one layer at one step " +
       "and are not comparable across layers or checkpoints (the top unit is 1 whenever units differ).",
-    `${TSVIZ}, Section 3.2, Eqs. 11, 12 and 16, Figs. 3, 4 and 7; SPEC.md, filter_importance`,
+    `${TSVIZ}, Section 3.2, Eqs. 11, 12 and 16, Figs. 3, 4 and 7; recorded as filter_importance`,
   ),
   clusters: entry(
     ["filter_clusters"],
@@ -164,7 +169,7 @@ export const DEFINITIONS = Object.freeze({
       "clusters are sets of near-duplicate units, a sign of little diversity in the layer, and show " +
       "as bright blocks in the correlation matrix ordered by cluster. Cluster numbers are arbitrary " +
       "labels, matched from one checkpoint to the next only to keep colours steady.",
-    `${TSVIZ}, Section 3.3, Eqs. 17-19, Fig. 5 (right, fourth level); SPEC.md, filter_clusters`,
+    `${TSVIZ}, Section 3.3, Eqs. 17-19, Fig. 5 (right, fourth level); recorded as filter_clusters`,
   ),
   input_saliency: entry(
     ["input_saliency"],
@@ -174,7 +179,7 @@ export const DEFINITIONS = Object.freeze({
       "Each map is scaled to its own maximum, because the output's and a layer's gradients differ in " +
       "size, so compare where maps peak, not their heights; and it describes a single sample, not " +
       "the dataset.",
-    `${TSVIZ}, Section 3.2, Eqs. 13-15, Fig. 6 (right); SPEC.md, input_saliency`,
+    `${TSVIZ}, Section 3.2, Eqs. 13-15, Fig. 6 (right); recorded as input_saliency`,
   ),
   information: entry(
     ["entropy_label_given_pred", "entropy_pred_given_label", "confusion_matrix"],
@@ -184,7 +189,7 @@ export const DEFINITIONS = Object.freeze({
       "high when the predictions for true class i are scattered. A low H(label | pred = i) means " +
       "consistency, not correctness: a class fed mostly by one wrong class scores low too, and a " +
       "class never predicted has no value at all. Classification only.",
-    `${SLICER}, Section 5.2, Fig. 4(A-C), Figs. 6 and 7; SPEC.md, entropy_label_given_pred, entropy_pred_given_label, confusion_matrix`,
+    `${SLICER}, Section 5.2, Fig. 4(A-C), Figs. 6 and 7; recorded as entropy_label_given_pred, entropy_pred_given_label, confusion_matrix`,
   ),
   entropy_inter: entry(
     ["entropy_inter"],
@@ -194,7 +199,7 @@ export const DEFINITIONS = Object.freeze({
       "layer to the next is information the layer discards; a low input value means a sample that " +
       "is not very varied. The value grows with the number of samples, so compare layers and steps " +
       "of one dataset, not datasets of different sizes.",
-    `${SLICER}, Section 4.4.1, Eqs. 4-7, Figs. 4(D) and 5; SPEC.md, entropy_inter`,
+    `${SLICER}, Section 4.4.1, Eqs. 4-7, Figs. 4(D) and 5; recorded as entropy_inter`,
   ),
   entropy_intra: entry(
     ["entropy_intra"],
@@ -204,7 +209,7 @@ export const DEFINITIONS = Object.freeze({
       "mean more varied values within a map. Channels whose entropy differs strongly between classes " +
       "respond to class-specific content, which is more common in deeper layers. It measures the " +
       "spread of values inside a map, not how useful they are for the label.",
-    `${SLICER}, Sections 4.4.2 and 5.4, Figs. 13(A-B) and 14; SPEC.md, entropy_intra`,
+    `${SLICER}, Sections 4.4.2 and 5.4, Figs. 13(A-B) and 14; recorded as entropy_intra`,
   ),
   channel_capacity: entry(
     ["channel_capacity"],
@@ -215,7 +220,7 @@ export const DEFINITIONS = Object.freeze({
       "the later layer has learned to discard that information. Sorting rows and columns by maximum " +
       "or mean brings similar channels together. Strictly this is the mutual information on this " +
       "sample, which depends on the bins and the rows used, so compare one layer pair across steps.",
-    `${SLICER}, Eq. 3 (Section 3.2) and Section 5.3, Figs. 8 and 10-12; SPEC.md, channel_capacity`,
+    `${SLICER}, Eq. 3 (Section 3.2) and Section 5.3, Figs. 8 and 10-12; recorded as channel_capacity`,
   ),
 });
 

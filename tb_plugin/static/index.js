@@ -8,7 +8,8 @@
 // download by far) with them, and /runs is requested while they download; then the dashboard
 // starts with that request under way.
 
-// Every module under ./static/, in no particular order (a test checks the list is complete).
+// Every module under ./static/ the first render needs, in no particular order (a test checks
+// that these and LAZY are all of them).
 export const MODULES = [
   "address.js",
   "assets.js",
@@ -16,10 +17,8 @@ export const MODULES = [
   "charts.js",
   "colors.js",
   "dashboard.js",
-  "definitions.js",
   "dom.js",
   "empty.js",
-  "export.js",
   "model.js",
   "not_recorded.js",
   "panel_kit.js",
@@ -27,6 +26,7 @@ export const MODULES = [
   "panels/channel_capacity.js",
   "panels/clusters.js",
   "panels/correlation.js",
+  "panels/dead_units.js",
   "panels/entropy_inter.js",
   "panels/entropy_intra.js",
   "panels/importance.js",
@@ -48,6 +48,10 @@ export const MODULES = [
   "state.js",
   "url_state.js",
 ];
+
+// Modules imported on a user's first click (panel_tools.js), not preloaded: every module
+// fetched before the first render delays it.
+export const LAZY = ["definitions.js", "export.js"];
 
 export async function render() {
   // First, so that it is not queued behind the module downloads (six connections at a time).

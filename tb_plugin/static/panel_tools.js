@@ -1,10 +1,10 @@
 // The small tools in every panel's header: "what is this?" (opens the definition of the panel's
 // quantity, from definitions.js, with its paper) and the download of what the panel draws, as
-// CSV or JSON (export.js turns the drawn Plotly traces, or a panel's table, into rows).
+// CSV or JSON (export.js turns the drawn Plotly traces, or a panel's table, into rows). Both
+// modules are imported on the first click, not with the tab: they are not needed to draw it,
+// and every module fetched before the first render delays it.
 
-import { definitionOf } from "./definitions.js";
 import { el } from "./dom.js";
-import { chartsOf, download, fileName, panelRows, toCsv, toJson } from "./export.js";
 
 /**
  * Rows of the HTML tables in `container` (the model overview is a table, not a chart): one
@@ -25,8 +25,8 @@ export function tableRows(container) {
   return rows;
 }
 
-/** What `body` shows, as rows: its charts' traces, else its tables. */
-export function bodyRows(body) {
+/** What `body` shows, as rows: its charts' traces (export.js), else its tables. */
+export function bodyRows(body, { chartsOf, panelRows }) {
   const rows = panelRows(chartsOf(body));
   return rows.length ? rows : tableRows(body);
 }
@@ -37,37 +37,44 @@ export function bodyRows(body) {
  * name and the JSON's header. Returns {tools, definition} (elements to place in the header).
  */
 export function panelTools(panel, body, state) {
-  const entry = definitionOf(panel.id);
   const definition = el("p", { className: "ki-definition", attrs: { "data-definition": panel.id } });
   definition.hidden = true;
-  if (entry) definition.textContent = entry.text;
+  const status = el("span", { className: "ki-tool-status", attrs: { role: "status" } });
   const button = (text, title, onClick) => {
     const b = el("button", { className: "ki-tool", text, attrs: { type: "button", title, "aria-label": title } });
-    b.addEventListener("click", onClick);
+    b.addEventListener("click", () => onClick(b).catch((error) => (status.textContent = String(error && error.message ? error.message : error))));
     return b;
   };
-  const save = (format) => {
-    const rows = bodyRows(body);
+  const save = async (format) => {
+    const exporter = await import("./export.js");
+    const rows = bodyRows(body, exporter);
     const now = state();
     if (!rows.length) {
       status.textContent = "nothing drawn yet";
       return;
     }
     status.textContent = "";
-    if (format === "csv") download(toCsv(rows), fileName(panel.id, now, "csv"), "text/csv");
-    else download(toJson(panel.id, rows, { state: now }), fileName(panel.id, now, "json"), "application/json");
+    if (format === "csv") exporter.download(exporter.toCsv(rows), exporter.fileName(panel.id, now, "csv"), "text/csv");
+    else exporter.download(exporter.toJson(panel.id, rows, { state: now }), exporter.fileName(panel.id, now, "json"), "application/json");
   };
-  const status = el("span", { className: "ki-tool-status", attrs: { role: "status" } });
-  const info = entry
-    ? button("?", `What is "${panel.title}"? (definition and source)`, () => {
-        definition.hidden = !definition.hidden;
-        info.setAttribute("aria-expanded", String(!definition.hidden));
-      })
-    : null;
-  if (info) info.setAttribute("aria-expanded", "false");
+  const info = button("?", `What is "${panel.title}"? (definition and source)`, async (b) => {
+    if (!definition.textContent) {
+      const { definitionOf } = await import("./definitions.js");
+      const entry = definitionOf(panel.id);
+      definition.textContent = entry ? entry.text : "No definition is written for this panel yet.";
+    }
+    definition.hidden = !definition.hidden;
+    b.setAttribute("aria-expanded", String(!definition.hidden));
+  });
+  info.setAttribute("aria-expanded", "false");
   const tools = el("div", {
     className: "ki-tools",
-    children: [status, info, button("CSV", `Download what "${panel.title}" shows as CSV`, () => save("csv")), button("JSON", `Download what "${panel.title}" shows as JSON`, () => save("json"))],
+    children: [
+      status,
+      info,
+      button("CSV", `Download what "${panel.title}" shows as CSV`, () => save("csv")),
+      button("JSON", `Download what "${panel.title}" shows as JSON`, () => save("json")),
+    ],
   });
   return { tools, definition };
 }

@@ -16,7 +16,8 @@
 // and is listed in PANELS once (order here is order on the page, among the panels with data;
 // those without are folded into one line at the end); a new panel is one new module plus one
 // line below. The first ones answer "is this run healthy?" at a glance: loss beside model AUC,
-// then per-dataset drift and dead units.
+// then per-dataset drift (one cheap request
+// a run, so the first screen stays fast) and dead units.
 //
 // render() owns `container` (the panel body): it creates its charts with charts.chartDiv(),
 // draws them with charts.draw() (Plotly.react, so charts are updated rather than re-created),
@@ -44,6 +45,7 @@ import modelAuc from "./panels/model_auc.js";
 import scoreHist from "./panels/score_hist.js";
 import neurons from "./panels/neurons.js";
 import layerStd from "./panels/layer_std.js";
+import deadUnits from "./panels/dead_units.js";
 import correlation from "./panels/correlation.js";
 import probes from "./panels/probes.js";
 import projection from "./panels/projection.js";
@@ -62,6 +64,7 @@ export const PANELS = [
   loss,
   modelAuc,
   layerStd,
+  deadUnits,
   scoreHist,
   saliency,
   probes,

@@ -28,6 +28,7 @@ PANELS = (
     "score_hist",
     "neurons",
     "layer_std",
+    "dead_units",
     "correlation",
     "probes",
     "projection",

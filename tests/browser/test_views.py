@@ -296,7 +296,7 @@ def test_smoothing_export_and_definition_of_a_panel(fast_board, dashboard):
     definition = frame.locator("section[data-panel=layer_std] .ki-definition")
     assert not definition.is_visible()
     frame.locator("section[data-panel=layer_std] button.ki-tool", has_text="?").click()
-    assert definition.is_visible()
+    definition.wait_for(state="visible")  # definitions.js is imported on this first click
     assert "Guo" in definition.inner_text()
 
 

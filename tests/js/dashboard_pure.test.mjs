@@ -17,7 +17,7 @@ import { subplotGrid } from "../../tb_plugin/static/charts.js";
 import { MAX_BAR_UNITS, nestedBar, unitTrace } from "../../tb_plugin/static/panels/neurons.js";
 import { smoothed, valueAt, withStepChoices } from "../../tb_plugin/static/panel_kit.js";
 import { nearestStep } from "../../tb_plugin/static/selectors.js";
-import { MODULES } from "../../tb_plugin/static/index.js";
+import { LAZY, MODULES } from "../../tb_plugin/static/index.js";
 import { rankedUnits } from "../../tb_plugin/static/panels/importance.js";
 import { byClass } from "../../tb_plugin/static/panels/information.js";
 import { clusterOrder, idsOfMatrix } from "../../tb_plugin/static/panels/clusters.js";
@@ -202,7 +202,8 @@ test("the entry point preloads every module of the dashboard", () => {
     .map((name) => name.split("\\").join("/"))
     .filter((name) => name.endsWith(".js") && name !== "index.js")
     .sort();
-  assert.deepEqual([...MODULES].sort(), onDisk);
+  assert.deepEqual([...MODULES, ...LAZY].sort(), onDisk);
+  assert.ok(LAZY.every((name) => !MODULES.includes(name)));
 });
 
 test("filter importance: units sorted by importance, cut at a percentile", () => {
