@@ -458,6 +458,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="tiny data (4 k train rows, 1 k per test day)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--model-seed",
+        type=int,
+        default=None,
+        help="seeds the initial weights and the batch order only; the data and the inspected "
+        "rows stay those of --seed, so two runs differ by their training alone (default: --seed)",
+    )
     # With 5 % clicks, keras_inspect's default of 2,048 rows holds ~100 positives: AUC noise of
     # about 0.03, larger than one day of drift. 10,000 rows (every test row) show the daily pattern.
     parser.add_argument(
@@ -497,8 +504,15 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Train on ``train`` with the inspector attached; print and return final AUCs per dataset."""
+def main(argv: list[str] | None = None, callbacks_for=None) -> dict[str, float]:
+    """Train on ``train`` with the inspector attached; print and return final AUCs per dataset.
+
+    Args:
+        argv: the command line (see ``--help``); ``None`` reads ``sys.argv``.
+        callbacks_for: ``callbacks_for(inspector)`` returns more Keras callbacks for ``fit``,
+            given the run's InspectCallback (how the demo prints progress and later waits for
+            the callback's background work).
+    """
     args = _parse_args(argv)
     n_train, n_test = (4_000, 1_000) if args.quick else (100_000, 10_000)
     epochs = args.epochs if args.epochs is not None else (3 if args.quick else 8)
@@ -517,7 +531,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     import keras_inspect
 
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(args.seed if args.model_seed is None else args.model_seed)
     model = build_model(VOCAB_SIZES, hidden=args.hidden, learning_rate=args.learning_rate)
     print(f"model: {model.count_params():,} parameters")
     inspector = keras_inspect.InspectCallback(
@@ -535,7 +549,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         batch_size=batch_size,
         epochs=epochs,
         validation_data=data["test1"],
-        callbacks=[inspector, keras.callbacks.TensorBoard(args.logdir)],
+        callbacks=[
+            inspector,
+            keras.callbacks.TensorBoard(args.logdir),
+            *(callbacks_for(inspector) if callbacks_for else ()),
+        ],
         verbose=2,
     )
     aucs = {}

@@ -66,13 +66,28 @@ def build_model():
     return model
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Train; print and return the input's inter-sample entropy per per-class dataset."""
+def main(argv: list[str] | None = None, callbacks_for=None) -> dict[str, float]:
+    """Train; print and return the input's inter-sample entropy per per-class dataset.
+
+    Args:
+        argv: the command line (see ``--help``); ``None`` reads ``sys.argv``.
+        callbacks_for: ``callbacks_for(inspector)`` returns more Keras callbacks for ``fit``,
+            given the run's InspectCallback (how the demo prints progress and later waits for
+            the callback's background work).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logdir", default="logs/digits", help="run directory")
     parser.add_argument("--quick", action="store_true", help="3 epochs")
     parser.add_argument("--epochs", type=int, default=None, help="default: 3 with --quick, else 30")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--at",
+        type=int,
+        nargs="+",
+        default=None,
+        help="record after these 0-based epochs only, e.g. --at 0 4 9 (default: every epoch): "
+        "the full preset's entropies, capacities and projections are the slow part",
+    )
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (3 if args.quick else 30)
 
@@ -89,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         args.logdir,
         datasets=data,
         quantities="full",
+        at=args.at,
         max_samples=2048,
         seed=args.seed,
         # Six datasets x four layers of t-SNE take ~40 s; PCA keeps --quick quick.
@@ -99,14 +115,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         batch_size=64,
         epochs=epochs,
         validation_data=data["test"],
-        callbacks=[inspector, keras.callbacks.TensorBoard(args.logdir)],
+        callbacks=[
+            inspector,
+            keras.callbacks.TensorBoard(args.logdir),
+            *(callbacks_for(inspector) if callbacks_for else ()),
+        ],
         verbose=2,
     )
     inspector.wait()  # the entropies of the last checkpoint may still be computing
     frame = keras_inspect.load(args.logdir)
-    inputs = frame[
-        (frame.quantity == "entropy_inter") & (frame.layer == "input") & (frame.step == 0)
-    ]
+    inputs = frame[(frame.quantity == "entropy_inter") & (frame.layer == "input")]
+    inputs = inputs[inputs.step == inputs.step.min()]  # the input is the same at every step
     entropies = dict(zip(inputs.dataset, inputs.value.astype(float), strict=True))
     names = [f"per_class_{c}" for c in PER_CLASS] + ["per_class_all"]
     print(

@@ -80,13 +80,28 @@ def build_model(window: int = WINDOW, learning_rate: float = 1e-3):
     return model
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Train with the inspector attached; print and return the test MSE per dataset."""
+def main(argv: list[str] | None = None, callbacks_for=None) -> dict[str, float]:
+    """Train with the inspector attached; print and return the test MSE per dataset.
+
+    Args:
+        argv: the command line (see ``--help``); ``None`` reads ``sys.argv``.
+        callbacks_for: ``callbacks_for(inspector)`` returns more Keras callbacks for ``fit``,
+            given the run's InspectCallback (how the demo prints progress and later waits for
+            the callback's background work).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logdir", default="logs/timeseries", help="run directory")
     parser.add_argument("--quick", action="store_true", help="5 epochs, 256 rows inspected")
     parser.add_argument("--epochs", type=int, default=None, help="default: 5 with --quick, else 40")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--at",
+        type=int,
+        nargs="+",
+        default=None,
+        help="record after these 0-based epochs only, e.g. --at 0 9 19 39 (default: every "
+        "epoch): the full preset's entropies, clusters and projections are the slow part",
+    )
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (5 if args.quick else 40)
 
@@ -106,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         args.logdir,
         datasets=data,
         quantities="full",
+        at=args.at,
         max_samples=256 if args.quick else 1024,
         seed=args.seed,
     )
@@ -114,7 +130,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         batch_size=32,
         epochs=epochs,
         validation_data=data["test"],
-        callbacks=[inspector, keras.callbacks.TensorBoard(args.logdir)],
+        callbacks=[
+            inspector,
+            keras.callbacks.TensorBoard(args.logdir),
+            *(callbacks_for(inspector) if callbacks_for else ()),
+        ],
         verbose=2,
     )
     errors = {name: float(model.evaluate(xs, ys, verbose=0)) for name, (xs, ys) in data.items()}

@@ -126,7 +126,9 @@ def test_the_demo_trains_every_example_in_order_with_progress(tmp_path, monkeypa
     calls = []
     for module in (ctr_drift, compare_runs, timeseries_conv1d, digits_cnn):
         monkeypatch.setattr(
-            module, "main", lambda argv, name=module.__name__: calls.append((name, argv))
+            module,
+            "main",
+            lambda argv, callbacks_for, name=module.__name__: calls.append((name, argv)),
         )
     titles = demo.main(["--logdir", str(tmp_path), "--no-serve"])
     assert [name.split(".")[-1] for name, _ in calls] == [
@@ -137,8 +139,11 @@ def test_the_demo_trains_every_example_in_order_with_progress(tmp_path, monkeypa
     ]
     assert calls[0][1] == ["--logdir", str(tmp_path / "ctr")]  # the CTR run the tab opens on
     assert all(str(tmp_path) in argv[1] for _, argv in calls)  # one logdir for every run
+    # The comparison never repeats the ctr run (the paper's four layers on seed 0).
+    assert calls[1][1][2:4] == ["--variants", "ctr_3_layers,ctr_4_layers_seed1"]
     printed = capsys.readouterr().out
     assert f"[1/{len(titles)}] {titles[0]}" in printed and "[4/4] done in" in printed
+    assert "everything is trained" in printed
     assert demo.inspect_url("http://localhost:6006/") == (
         "http://localhost:6006/?inspect_run=ctr#keras_inspect"
     )
