@@ -838,14 +838,14 @@ def test_samples_panel_shows_input_maps_and_the_output(fast_board, dashboard):
         assert bars[2 * k + 1]["y"] == pytest.approx(list(value[1]), rel=1e-3, abs=1e-3)
 
 
-def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):
-    page = open_page(f"{fast_board.url}?inspect_run={TS_RUN}#keras_inspect")
+def test_the_page_url_can_name_the_runs_the_tab_opens_on(board, open_page):
+    page = open_page(f"{board.url}?inspect_run={TS_RUN}#keras_inspect")
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
     assert run_boxes(frame) == {run: run == TS_RUN for run in ALL_RUNS}
     # The datasets shown at first are the first of that run's, whatever the other runs hold
     # (the CTR run beside the forecaster's "test" and the digits' "per_class_*").
-    page = open_page(f"{fast_board.url}?inspect_run=ctr#keras_inspect")
+    page = open_page(f"{board.url}?inspect_run=ctr#keras_inspect")
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
     shown = frame.evaluate(
@@ -855,7 +855,7 @@ def test_the_page_url_can_name_the_runs_the_tab_opens_on(fast_board, open_page):
     assert shown == ["train", "test1", "test2"], shown
     # Repeated: every named run (TensorBoard's rewritten address keeps only the last one).
     both = f"inspect_run={TS_RUN}&inspect_run={DIGITS_RUN}"
-    page = open_page(f"{fast_board.url}?{both}#keras_inspect")
+    page = open_page(f"{board.url}?{both}#keras_inspect")
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
     assert run_boxes(frame) == {run: run in (TS_RUN, DIGITS_RUN) for run in ALL_RUNS}
@@ -917,10 +917,8 @@ _CHART_AXES_JS = """(name) => {
 }"""
 
 
-def test_per_dataset_charts_are_honest_about_what_is_ticked_and_how_far_apart(
-    fast_board, dashboard
-):
-    _, frame = dashboard(fast_board)
+def test_per_dataset_charts_are_honest_about_what_is_ticked_and_how_far_apart(board, dashboard):
+    _, frame = dashboard(board)
     for run in ALL_RUNS:  # one CTR run: 9 datasets, 3 ticked at first
         set_run(frame, run, run == CTR_RUNS[0])
     ticked = ["train", "test1", "test5"]  # not neighbours: test2..test4 stay off the axis

@@ -20,7 +20,7 @@ from benchmarks.plugin_latency import (
     plugin_frame,
     write_synthetic_run,
 )
-from tests.browser.conftest import ALL_RUNS, CTR_RUNS, TIMEOUT_S, TS_RUN
+from tests.browser.conftest import ALL_RUNS, CTR_RUNS, LOAD_FAST_MODES, TIMEOUT_S, TS_RUN
 from tests.browser.test_dashboard import (
     choose_layer,
     render_state,
@@ -197,8 +197,8 @@ LOSS_IS_WIDE = (
 )
 
 
-def test_panels_with_data_come_first_and_the_rest_fold_into_one_line(fast_board, open_page):
-    page = open_page(f"{fast_board.url}?inspect_run={CTR_RUNS[0]}#keras_inspect", height=800)
+def test_panels_with_data_come_first_and_the_rest_fold_into_one_line(board, open_page):
+    page = open_page(f"{board.url}?inspect_run={CTR_RUNS[0]}#keras_inspect", height=800)
     page.set_viewport_size({"width": 1280, "height": 800})
     frame = plugin_frame(page, TIMEOUT_S)
     frame.wait_for_function(RENDERED_AT_LEAST, arg=1, timeout=TIMEOUT_S * 1000)
@@ -300,12 +300,15 @@ def test_smoothing_export_and_definition_of_a_panel(fast_board, dashboard):
     assert "Guo" in definition.inner_text()
 
 
-def test_three_runs_in_the_matrix_panels_and_a_choice_beyond(browser, open_page, tmp_path):
+@pytest.mark.parametrize("load_fast", LOAD_FAST_MODES, ids=lambda m: f"load_fast={m}")
+def test_three_runs_in_the_matrix_panels_and_a_choice_beyond(
+    browser, open_page, tmp_path, load_fast
+):
     logdir = tmp_path / "logs"
     runs = ["alpha", "beta", "delta", "gamma"]  # the tab lists runs by name
     for seed, run in enumerate(runs):
         write_synthetic_run(os.path.join(logdir, run), [0, 1], seed=seed)
-    with TensorBoard(str(logdir), "true", reload_interval=1) as board:
+    with TensorBoard(str(logdir), load_fast, reload_interval=1) as board:
         board.wait_ready()
         page = open_page(f"{board.url}#keras_inspect")
         frame = plugin_frame(page, TIMEOUT_S)

@@ -34,6 +34,8 @@ export default {
     };
     const choices = stepChoices(container, ctx);
     const drawn = withStepChoices(traces, layout, choices);
-    await draw(chartDiv(container, "model_auc"), drawn, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, choices) });
+    const div = chartDiv(container, "model_auc");
+    div.style.height = "400px"; // as tall as the loss beside it (two rows of metrics)
+    await draw(div, drawn, layout, ctx, { onStep: (step) => ctx.setStep(step), dataKey: dataKey(ctx, choices) });
   },
 };
