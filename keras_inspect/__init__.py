@@ -1,11 +1,13 @@
 """keras_inspect: look inside a Keras 3 network while it trains.
 
 Add :class:`InspectCallback` to ``model.fit``; read what it recorded with :func:`load` or in
-TensorBoard's Inspect tab.
+TensorBoard's Inspect tab, and what looks wrong with :func:`findings` (or
+``python -m keras_inspect findings LOGDIR``).
 """
 
 from keras_inspect.callback import InspectCallback
 from keras_inspect.errors import ConfigError, InspectError, QuantityError
+from keras_inspect.findings import Thresholds, findings
 from keras_inspect.guard import InspectWarning, LeftOutWarning
 from keras_inspect.presets import PRESETS, QUANTITIES
 from keras_inspect.quantities.saliency import important_units
@@ -20,6 +22,8 @@ __all__ = [
     "PRESETS",
     "QUANTITIES",
     "QuantityError",
+    "Thresholds",
+    "findings",
     "important_units",
     "load",
 ]

@@ -18,6 +18,7 @@ from keras_inspect.datasets import Sample
 from keras_inspect.errors import ConfigError
 from keras_inspect.feature_groups import FeatureGroup
 from keras_inspect.guard import say_left_out
+from keras_inspect.layout import CKA_ROWS, GRAM_BYTES
 from keras_inspect.quantities import entropy
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "drop_quantities",
     "output_layers_left_out",
     "rows_of_maps",
+    "within_gram_budget",
     "without_gradient_path",
     "without_inputs_or_maps",
 ]
@@ -198,3 +200,22 @@ def without_gradient_path(
         "output= to get them."
     )
     return missing
+
+
+def within_gram_budget(
+    quantities: tuple[str, ...], layers: list, explicit: bool, budget: int = GRAM_BYTES
+) -> tuple[str, ...]:
+    """A preset's ``cka_gram``, left out (said once) when the inspected layers' Gram matrices
+    would pass ``budget`` bytes a checkpoint; a user who lists it gets every layer's."""
+    if "cka_gram" not in quantities or explicit:
+        return quantities
+    per_layer = 2 * CKA_ROWS**2  # float16
+    if per_layer * len(layers) <= budget:
+        return quantities
+    say_left_out(
+        f"leaving out ['cka_gram'] because the {len(layers)} inspected layers' Gram matrices "
+        f"({per_layer // 1024} KiB each) would pass {budget // 2**20} MiB a checkpoint; "
+        "cka_previous is kept for every layer. List 'cka_gram' in quantities= (or inspect "
+        "fewer layers with layers=) to record them and compare runs layer by layer."
+    )
+    return tuple(q for q in quantities if q != "cka_gram")

@@ -23,6 +23,7 @@ from keras_inspect.applicable import (
     drop_quantities,
     output_layers_left_out,
     rows_of_maps,
+    within_gram_budget,
     without_gradient_path,
     without_inputs_or_maps,
 )
@@ -34,6 +35,11 @@ from keras_inspect.checkpoint_maps import (
     MAP_QUANTITIES,
     SAMPLES,
     MapRecords,
+)
+from keras_inspect.checkpoint_similarity import (
+    SIMILARITY_QUANTITIES,
+    SimilarityRecords,
+    reference_dataset,
 )
 from keras_inspect.config import task_for
 from keras_inspect.datasets import Sample, frame_columns
@@ -49,7 +55,7 @@ __all__ = ["Binding", "bind", "gradient_plan", "kernel_copy", "model_records", "
 
 
 _CORRELATIONS = frozenset({"correlation_matrix", "correlation_mean_abs"})
-_FEATURES = frozenset({"probe_auc", "probe_r2", "projection"})
+_FEATURES = frozenset({"probe_auc", "probe_r2", "projection", "cka_gram", "cka_previous"})
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ def bind(
                 "outputs); name them in layers= or pass layer_pairs=",
             )
     quantities = without_inputs_or_maps(capture, samples, layers, quantities, explicit, model)
+    quantities = within_gram_budget(quantities, layers, explicit)
     quantities, map_rows = rows_of_maps(capture, samples, quantities, explicit, model)
     task = task_for(samples, quantities, explicit, widths.pop())
     capture.correlations = bool(set(task.quantities) & _CORRELATIONS)
@@ -172,6 +179,11 @@ def bind(
         skip_gradients=no_path | outputs,
         output_layers=outputs,
         map_records=MapRecords(task, guard, seed, pairs) if wanted & per_sample else None,
+        similarity=(
+            SimilarityRecords(wanted, guard, reference_dataset(samples))
+            if wanted & SIMILARITY_QUANTITIES
+            else None
+        ),
     )
     records = model_records(model, capture.shapes)
     records += _correlation_unit_records(capture, layers, wanted)

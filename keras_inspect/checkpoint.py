@@ -77,6 +77,8 @@ class CheckpointComputer:
             (:class:`keras_inspect.checkpoint_maps.MapRecords`), or ``None``.
         output_layers: the layers whose output is the scored output: no dead fraction (their
             units are scores, not units that can stop firing).
+        similarity: computes CKA and drift across datasets and checkpoints
+            (:class:`keras_inspect.checkpoint_similarity.SimilarityRecords`), or ``None``.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class CheckpointComputer:
         skip_gradients: frozenset[str] = frozenset(),
         map_records: Any = None,
         output_layers: frozenset[str] = frozenset(),
+        similarity: Any = None,
     ) -> None:
         self.task = task
         self.guard = guard
@@ -97,6 +100,7 @@ class CheckpointComputer:
         self.output_layers = frozenset(output_layers)
         self.wanted = frozenset(task.quantities)
         self.map_records = map_records
+        self.similarity = similarity
         self._probes: dict[str, Any] = {}
 
     def dataset_records(self, sample: Sample, summary: DatasetSummary) -> tuple[list[Record], dict]:

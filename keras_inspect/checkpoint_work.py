@@ -69,6 +69,8 @@ class CheckpointWork:
             for name, sample in self.samples.items():
                 found, features[name] = self.computer.dataset_records(sample, job.summaries[name])
                 records.extend(found)
+            if self.computer.similarity is not None:
+                records.extend(self.computer.similarity.records(self.samples, job.summaries))
             timing["statistics"] = time.perf_counter() - started
             records.extend(self.computer.probe_records(features))
             records.extend(self.computer.weight_records(job.kernels))

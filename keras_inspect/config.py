@@ -28,6 +28,7 @@ from keras_inspect.presets import (
     NEEDS_GRADIENTS,
     NEEDS_LABELS,
     NEEDS_TRAIN,
+    NEEDS_TWO_DATASETS,
 )
 from keras_inspect.quantities import entropy
 from tb_plugin import metadata
@@ -44,6 +45,7 @@ __all__ = [
     "drop",
     "task_for",
 ]
+
 
 def check_batch_size(batch_size: Any) -> int | None:
     """``batch_size`` as a positive int or None, or ConfigError."""
@@ -275,6 +277,14 @@ def task_for(
         wanted = drop(wanted, NEEDS_CLASSES, explicit, f"labels are {kind}, not classes")
     if "train" not in samples or samples["train"].y is None:
         wanted = drop(wanted, NEEDS_TRAIN, explicit, "there is no labelled 'train' dataset")
+    if len(samples) < 2:
+        wanted = drop(
+            wanted,
+            NEEDS_TWO_DATASETS,
+            explicit,
+            "there is one dataset only (drift compares each dataset with 'train', else the "
+            "first one)",
+        )
     if kind in (LabelKind.BINARY, LabelKind.MULTICLASS):
         check_classes(samples, set(wanted) & NEEDS_CLASSES, width)
     return Task(kind, tuple(wanted))

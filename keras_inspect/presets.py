@@ -13,6 +13,7 @@ __all__ = [
     "NEEDS_GRADIENTS",
     "NEEDS_LABELS",
     "NEEDS_TRAIN",
+    "NEEDS_TWO_DATASETS",
     "PRESETS",
     "QUANTITIES",
     "resolve_quantities",
@@ -25,6 +26,7 @@ _LIGHT = (
     "neuron_std",
     "layer_std",
     "dead_fraction",
+    "drift",
 )
 _STANDARD = (
     *_LIGHT,
@@ -35,6 +37,9 @@ _STANDARD = (
     # One backward pass in the capture's compiled pass gives both.
     "feature_saliency",
     "filter_importance",
+    # The probes' per-row features give both (linear CKA, Kornblith et al. 2019).
+    "cka_gram",
+    "cka_previous",
 )
 _FULL = (
     *_STANDARD,
@@ -80,6 +85,8 @@ NEEDS_CLASSES = frozenset(
 )
 NEEDS_CONTINUOUS = frozenset({"probe_r2"})
 NEEDS_TRAIN = frozenset({"probe_auc", "probe_r2"})
+# Compares each dataset with the reference one (``train``, else the first).
+NEEDS_TWO_DATASETS = frozenset({"drift"})
 # Computed from gradients of the capture pass (keras_inspect.gradients).
 NEEDS_GRADIENTS = frozenset({"feature_saliency", "filter_importance", "input_saliency"})
 # Values that are also written as native TensorBoard scalars, beside the loss curves.

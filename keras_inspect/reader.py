@@ -27,7 +27,7 @@ from tb_plugin.metadata import (
     decode_content,
 )
 
-__all__ = ["COLUMNS", "load"]
+__all__ = ["COLUMNS", "load", "read_frame"]
 
 COLUMNS = ("run", "step", "dataset", "layer", "quantity", "value", "wall_time", "training")
 """The columns every frame returned by :func:`load` has, in order; extra axes follow."""
@@ -70,8 +70,14 @@ def load(logdir: str | os.PathLike[str]) -> pd.DataFrame:
         >>> frame.query("quantity == 'model_auc'").pivot(index="step", columns="dataset",
         ...                                              values="value")  # doctest: +SKIP
     """
+    return read_frame(logdir)
+
+
+def read_frame(logdir: str | os.PathLike[str], required: bool = True) -> pd.DataFrame:
+    """:func:`load`, or (``required=False``) an empty frame with :data:`COLUMNS` for an
+    existing directory without any run."""
     root = os.path.abspath(os.fspath(logdir))
-    runs = _find_runs(root)
+    runs = _find_runs(root, required)
     rows: list[dict[str, object]] = []
     for run, directory in runs:
         rows.extend(_read_run(run, directory))
@@ -110,8 +116,9 @@ def load(logdir: str | os.PathLike[str]) -> pd.DataFrame:
     return frame
 
 
-def _find_runs(root: str) -> list[tuple[str, str]]:
-    """Returns (run name, inspect directory) pairs, sorted by run name."""
+def _find_runs(root: str, required: bool = True) -> list[tuple[str, str]]:
+    """Returns (run name, inspect directory) pairs, sorted by run name (an error when there is
+    none and ``required``)."""
     if not os.path.isdir(root):
         what = "a file" if os.path.exists(root) else "nothing"
         raise ConfigError(
@@ -129,7 +136,7 @@ def _find_runs(root: str) -> list[tuple[str, str]]:
             relative = os.path.relpath(current, root)
             name = os.path.basename(root) if relative == "." else relative.replace(os.sep, "/")
             runs[name] = inspect_dir
-    if not runs:
+    if not runs and required:
         raise ConfigError(
             f"ki.load(logdir={root!r}) found no keras_inspect run: {_describe_found(root)}. "
             f"A run is a directory with an '{RUN_SUBDIR}/' subdirectory of event files. "

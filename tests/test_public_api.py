@@ -19,6 +19,8 @@ def test_top_level_names():
         "InspectWarning",
         "LeftOutWarning",
         "QuantityError",
+        "Thresholds",
+        "findings",
         "important_units",
         "load",
     }
