@@ -14,7 +14,7 @@ BACKEND_TESTS = tests/test_backends.py tests/test_capture.py tests/test_gradient
 	tests/test_callback.py tests/test_callback_values.py tests/test_information_quantities.py \
 	tests/test_representation_quantities.py tests/test_presets.py tests/test_callback_unbuilt.py \
 	tests/test_callback_rerun.py tests/test_guard.py tests/test_recording.py \
-	tests/test_disk_failures.py tests/test_tabular_groups.py
+	tests/test_disk_failures.py tests/test_tabular_groups.py tests/test_findings.py
 
 .PHONY: install demo test lint bench clean
 
