@@ -441,6 +441,8 @@ def _panel_calls(entry, runs, run, step, when, focus, layer) -> list[tuple[str, 
     quantities = set(entry["quantities"])
     calls.append(("runs", "runs", {}))
     calls.append(("logs (loss panel)", "logs", {"run": runs}))
+    # The findings list above the panels: every selected run, once per data version.
+    calls.append(("findings (list)", "findings", {"run": runs}))
     if "model_auc" in quantities:
         calls.append(
             (
@@ -498,6 +500,10 @@ def _panel_calls(entry, runs, run, step, when, focus, layer) -> list[tuple[str, 
         calls.append((f"scalars feature_saliency at a step ({when})", "scalars", params))
         params = {"run": runs[:2], "quantity": "feature_saliency", "dataset": [focus]}
         calls.append(("scalars feature_saliency", "scalars", params))
+    if "cka_gram" in quantities:  # layer correspondence of the first two runs at the cursor
+        calls.append((f"cka ({when})", "cka", {"run": runs[:2], "step": step}))
+    if "cka_previous" in quantities:
+        calls.append(("scalars cka_previous", "scalars", {"run": runs, "quantity": "cka_previous"}))
     if layer in entry.get("quantity_layers", {}).get("filter_importance", []):
         for name in runs[:4]:  # first four runs, the chosen layer
             params = {"run": name, "quantity": "filter_importance", "step": step, "layer": layer}

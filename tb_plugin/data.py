@@ -64,6 +64,10 @@ _KERAS_SOURCES = ("train", "validation")
 # Quantities that describe every layer of the model, inspected or not (the model overview):
 # they do not make a layer one of the run's inspected `layers`.
 ARCHITECTURE = frozenset({"model_layers"})
+# Scalar quantities written at some checkpoints only (CKA to the previous checkpoint has none at
+# a training's first; non-finite rows only when they occur): never the series that gives a
+# run's checkpoint steps when another one reaches its last checkpoint.
+PARTIAL = frozenset({"cka_previous", "nonfinite_rows"})
 
 
 class SeriesInfo(NamedTuple):
@@ -835,7 +839,10 @@ def _steps(provider, ctx, experiment_id, index: Index, cache: SeriesCache) -> di
         scalars = [s for s in info.series if s.is_scalar]
         if scalars:
             last = max(s.max_step for s in scalars)
-            pick = min((s for s in scalars if s.max_step == last), key=lambda s: s.tag)
+            pick = min(
+                (s for s in scalars if s.max_step == last),
+                key=lambda s: (s.quantity in PARTIAL, s.tag),
+            )
             chosen.append((name, info.tb_run, pick))
     found = cache.read(
         experiment_id,

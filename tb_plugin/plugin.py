@@ -2,7 +2,8 @@
 
 Each data route is a thin ``*_route`` that parses and checks the query string (bad parameters
 are a 400 through ``InvalidArgumentError``, missing data a 404 through ``NotFoundError``) and
-calls the pure ``*_impl`` of :mod:`tb_plugin.data`. The routes are documented in ``http_api.md``.
+calls the pure ``*_impl`` of :mod:`tb_plugin.data` (:mod:`tb_plugin.diagnoses` for ``/findings``
+and ``/cka``). The routes are documented in ``http_api.md``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_plugin import chart_bundle, data
+from tb_plugin import chart_bundle, data, diagnoses
 from tb_plugin.metadata import PLUGIN_NAME
 from tb_plugin.provider import low_latency_provider
 from tb_plugin.warmup import Warmer
@@ -58,6 +59,7 @@ class InspectPlugin(base_plugin.TBPlugin):
         self._last_scalars = data.scalar_cache(8 * 2**20)  # newest points of scalar series
         self._logs = data.scalar_cache(16 * 2**20)  # Keras' logs: native scalars, apart
         self._warmer = Warmer()  # whole-series reads while no request is being served
+        self._findings = diagnoses.FindingsCache()
 
     def get_plugin_apps(self) -> dict:
         return {
@@ -66,6 +68,8 @@ class InspectPlugin(base_plugin.TBPlugin):
             "/values": self.values_route,
             "/history": self.history_route,
             "/logs": self.logs_route,
+            "/findings": self.findings_route,
+            "/cka": self.cka_route,
             "/index.js": self.index_route,
             "/static/*": self.static_route,
             "/vendor/plotly.min.js": self.plotly_route,
@@ -157,6 +161,40 @@ class InspectPlugin(base_plugin.TBPlugin):
             request,
             data.logs_impl(self._provider, ctx, eid, self._indexes, self._logs, _runs(request)),
         )
+
+    @wrappers.Request.application
+    @_data_route
+    def findings_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        answer = diagnoses.findings_impl(
+            self._provider,
+            ctx,
+            eid,
+            self._indexes,
+            self._scalars,
+            self._tensors,
+            self._logs,
+            self._findings,
+            _runs(request),
+        )
+        return _json(request, answer)
+
+    @wrappers.Request.application
+    @_data_route
+    def cka_route(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, eid = _context(request)
+        answer = diagnoses.cka_impl(
+            self._provider,
+            ctx,
+            eid,
+            self._indexes,
+            self._tensors,
+            _runs(request),
+            _step(request),
+            last=self._last_tensors,
+            warmer=self._warmer,
+        )
+        return _json(request, answer)
 
     # Static files -----------------------------------------------------------------------------
 

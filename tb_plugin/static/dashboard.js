@@ -19,6 +19,7 @@ import { setMessage, removeCharts } from "./charts.js";
 import { assignRunColors } from "./colors.js";
 import { el, errorText } from "./dom.js";
 import { emptyState } from "./empty.js";
+import { FindingsList, targetPanels } from "./findings.js";
 import * as model from "./model.js";
 import { notRecordedSection } from "./not_recorded.js";
 import { choiceMemory } from "./panel_kit.js";
@@ -82,6 +83,7 @@ class Dashboard {
       children: [el("h1", { text: "Inspect" }), el("span", { className: "ki-tagline", text: "keras-inspect: inside the network, checkpoint by checkpoint" }), this.status],
     });
     this.empty = emptyState();
+    this.findings = new FindingsList((run, finding) => this.goToFinding(run, finding));
     this.grid = el("main", { className: "ki-grid", attrs: { id: "ki-panels" } });
     this.sections = PANELS.map((panel) => {
       const body = el("div", { className: `ki-panel-body${panel.pair ? " ki-pair" : ""}` });
@@ -105,7 +107,7 @@ class Dashboard {
     });
     this.notRecorded = notRecordedSection();
     this.grid.append(this.notRecorded.section);
-    this.root.replaceChildren(header, ...this.selectors.elements, this.empty, this.grid);
+    this.root.replaceChildren(header, ...this.selectors.elements, this.findings.section, this.empty, this.grid);
     this.showEmpty(false);
   }
 
@@ -113,6 +115,7 @@ class Dashboard {
     this.empty.hidden = !empty;
     for (const element of this.selectors.elements) element.hidden = empty;
     this.grid.hidden = empty;
+    if (empty) this.findings.section.hidden = true;
   }
 
   setStatus(text, isError = false) {
@@ -261,6 +264,10 @@ class Dashboard {
       }
     }
     const rendering = Promise.all(now.map((entry) => this.renderPanel(entry, ctx)));
+    // Fetched again only for other runs or new data (a step or layer change keeps the list).
+    this.findings
+      .update(ctx.runs, this.dataVersion, model.fetchFindings)
+      .catch((error) => this.setStatus(`Findings failed: ${errorText(error)}`, true));
     // plotly.js is loaded only now, once the panels have issued their requests: running the
     // script blocks the page for a while, and the requests should be on the wire meanwhile.
     this.loadCharts();
@@ -270,6 +277,34 @@ class Dashboard {
       this.markRendered(started);
       await this.drawDeferred(ctx);
     }
+  }
+
+  /**
+   * Goes to where a finding holds: its step, layer and dataset (through the selection, so the
+   * address follows), then scrolls the panel that shows it into view and highlights it.
+   */
+  goToFinding(run, finding) {
+    const runInfo = this.selection.catalog.find((r) => r.run === run) || null;
+    this.selection.goTo({
+      step: Number.isFinite(finding.step) ? finding.step : null,
+      layer: finding.layer || null,
+      dataset: finding.dataset || null,
+    });
+    const ids = targetPanels(finding.kind, runInfo);
+    const entry = ids.map((id) => this.sections.find((e) => e.panel.id === id)).find((e) => e && !e.section.hidden);
+    if (!entry) return;
+    const { section } = entry;
+    // Below the sticky cursor bar, not under it.
+    section.style.scrollMarginTop = `${this.selectors.cursorBar.offsetHeight + 12}px`;
+    const still = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
+    section.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
+    section.setAttribute("tabindex", "-1");
+    section.focus({ preventScroll: true });
+    section.classList.remove("ki-flash");
+    void section.offsetWidth; // restart the animation on a second click
+    section.classList.add("ki-flash");
+    clearTimeout(section.kiFlashTimer);
+    section.kiFlashTimer = setTimeout(() => section.classList.remove("ki-flash"), 2000);
   }
 
   /** Draws the deferred panels of `ctx`'s cycle one by one, nearest to the view first. */

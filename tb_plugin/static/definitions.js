@@ -6,12 +6,14 @@
 // `quantities` lists the recorded quantities the panel shows (its registry entry's
 // `quantities`; a test keeps the two in step). Citations name sections and figures of the
 // papers the methods come from: Guo et al. 2018 (CTR DNN visualisation), Siddiqui et al. 2018
-// (TSViz), Shen et al. (CNNSlicer) and Iuzzolino et al. (interactive CNN visualisation).
+// (TSViz), Shen et al. (CNNSlicer), Iuzzolino et al. (interactive CNN visualisation) and
+// Kornblith et al. 2019 (similarity of neural network representations, linear CKA).
 
 const GUO = "Guo et al. 2018";
 const TSVIZ = "Siddiqui et al. 2018 (TSViz)";
 const SLICER = "Shen et al. (CNNSlicer)";
 const IUZZOLINO = "Iuzzolino et al.";
+const KORNBLITH = "Kornblith et al. 2019";
 
 /**
  * One definition. The citation is kept apart in `source` (for a link or a footnote) and also
@@ -108,6 +110,28 @@ export const DEFINITIONS = Object.freeze({
       "is optimistic; judge layers on the test datasets. A probe shows what is linearly decodable, " +
       "not what the network actually uses.",
     `${GUO}, Section 3.3, Fig. 10, and Section 4.1; recorded as probe_auc / probe_r2`,
+  ),
+  cka_steps: entry(
+    ["cka_previous"],
+    "Linear CKA between a layer's representation at a checkpoint and at the one before, on the same " +
+      "fixed rows of the reference dataset: the centred Gram matrices K of both are compared as " +
+      "⟨K, L⟩ / (||K|| ||L||). 1 means the layer did not change (up to a rotation or a scale); a " +
+      "line that climbs to 1 and stays is a layer that has stopped learning. The estimator is " +
+      "biased: with few rows (at most 256) and wide layers even unrelated representations score " +
+      "above 0, so read the trend, not the level. A few outlier rows can dominate the Gram, and " +
+      "float16 storage adds ~1e-3. There is no value at a training's first checkpoint.",
+    `${KORNBLITH}, "Similarity of Neural Network Representations Revisited" (CKA with a linear kernel); recorded as cka_previous`,
+  ),
+  cka_runs: entry(
+    ["cka_gram"],
+    "Linear CKA between every layer of one run and every layer of another at a checkpoint, from " +
+      "each layer's centred Gram matrix K = Xc Xc^T on the same fixed rows: ⟨K, L⟩ / (||K|| ||L||). " +
+      "A value near 1 pairs layers that represent the data alike (up to a rotation or a scale), " +
+      "whatever their widths; a run against itself shows which of its layers are redundant. The " +
+      "estimator is biased: with n <= 256 rows and wide layers unrelated layers score above 0; a " +
+      "few outlier rows can dominate a Gram; float16 storage adds ~1e-3. Runs are compared only on " +
+      "identical rows (same dataset, max_samples and seed), otherwise the comparison is refused.",
+    `${KORNBLITH}, "Similarity of Neural Network Representations Revisited" (CKA with a linear kernel); recorded as cka_gram and cka_rows`,
   ),
   projection: entry(
     ["projection"],

@@ -164,3 +164,23 @@ export function fetchHistory(run, quantity, { dataset, layer }) {
 export function fetchLogs(run) {
   return batched("logs", undefined, run);
 }
+
+/**
+ * GET /findings for one run: {run, findings: [{step, kind, severity, subject, message, dataset,
+ * layer, group}]}, most severe first.
+ */
+export function fetchFindings(run) {
+  return batched("findings", undefined, run);
+}
+
+/**
+ * GET /cka: linear CKA between the layers of runs `a` (rows) and `b` (columns) at their
+ * checkpoints at or before `step`: {runs, steps, datasets, layers, matrix, rows, refused}.
+ */
+export function fetchCka(a, b, step) {
+  const query = new URLSearchParams();
+  query.append("run", a);
+  if (b !== a) query.append("run", b);
+  query.set("step", String(step));
+  return cached(`./cka?${query.toString()}`);
+}

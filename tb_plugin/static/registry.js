@@ -48,6 +48,8 @@ import layerStd from "./panels/layer_std.js";
 import deadUnits from "./panels/dead_units.js";
 import correlation from "./panels/correlation.js";
 import probes from "./panels/probes.js";
+import ckaSteps from "./panels/cka_steps.js";
+import ckaRuns from "./panels/cka_runs.js";
 import projection from "./panels/projection.js";
 import weightsHinton from "./panels/weights_hinton.js";
 import samples from "./panels/samples.js";
@@ -68,6 +70,8 @@ export const PANELS = [
   scoreHist,
   saliency,
   probes,
+  ckaSteps,
+  ckaRuns,
   overview,
   neurons,
   correlation,

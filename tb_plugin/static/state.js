@@ -310,6 +310,35 @@ export class Selection {
     this.notify(new Set(["layer"]));
   }
 
+  /**
+   * Goes to a place in one change (one render, one address update): the checkpoint at or before
+   * `step`, `layer`, and `dataset` as the focus dataset (so also ticked). Null or unknown
+   * values are left as they are. Used by the findings list.
+   */
+  goTo({ step = null, layer = null, dataset = null } = {}) {
+    const changed = new Set();
+    if (dataset && this.availableDatasets.includes(dataset)) {
+      if (dataset !== this.dataset) changed.add("dataset");
+      if (this.hiddenDatasets.delete(dataset)) changed.add("datasets");
+      this.dataset = dataset;
+    }
+    if (layer && layer !== this.layer && this.availableLayers.includes(layer)) {
+      this.layer = layer;
+      changed.add("layer");
+    }
+    const steps = this.steps;
+    if (step !== null && step !== undefined && Number.isFinite(step) && steps.length) {
+      const snapped = stepAtOrBefore(steps, step) ?? steps[0];
+      this.followLatest = snapped === steps[steps.length - 1];
+      if (snapped !== this.step) {
+        this.step = snapped;
+        changed.add("step");
+      }
+    }
+    if (changed.size) this.notify(changed);
+    return changed;
+  }
+
   /** Moves the checkpoint cursor to the latest checkpoint at or before `step`. */
   setStep(step) {
     const steps = this.steps;

@@ -123,9 +123,7 @@ def test_drift_is_near_zero_for_a_second_sample_and_the_shift_otherwise():
     shifted = np.maximum((rng.normal(size=(512, 10)) + 0.8) @ mix, 0)
 
     def effect(rows):
-        return drift_effect(
-            rows.mean(0), rows.std(0), len(rows), ref.mean(0), ref.std(0), len(ref)
-        )
+        return drift_effect(rows.mean(0), rows.std(0), len(rows), ref.mean(0), ref.std(0), len(ref))
 
     assert effect(same) < 0.05
     assert effect(shifted) > 0.3
