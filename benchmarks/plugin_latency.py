@@ -3,14 +3,15 @@
 Builds a synthetic logdir with :class:`keras_inspect.writer.InspectWriter` (no training): runs
 shaped like the CTR example (layers ``dense_1``..``dense_4`` of 256/128/64/32 units and ``ctr``,
 datasets ``train`` and ``test1``..``test8``, every quantity of the ``standard`` preset with its
-real shape, native mirrors of the headline values and Keras' logs). It then starts the real
-``tensorboard``, waits until the whole logdir is loaded, calls every route the dashboard calls
-(``/runs``, ``/scalars`` per scalar quantity, ``/values`` per array quantity at several steps,
-``/logs``) ``--repeats`` times each and prints p50/p95 per route; finally it opens the tab in
-headless Chromium (by navigation, and by a click on the tab from TensorBoard's Time Series
-dashboard) and measures the time to the end of the first full render: every panel in view
-drawn (``document.body.dataset.kiRendered >= 1`` inside the plugin's iframe). Panels below the
-view are drawn next, while the page is idle; the time until all are drawn is printed too.
+real shape, CKA's 256 x 256 Gram matrices included, native mirrors of the headline values and
+Keras' logs). It then starts the real ``tensorboard``, waits until the whole logdir is loaded,
+calls every route the dashboard calls (``/runs``, ``/scalars`` per scalar quantity, ``/values``
+per array quantity at several steps, ``/logs``, ``/findings``, ``/cka``) ``--repeats`` times
+each and prints p50/p95 per route; finally it opens the tab in headless Chromium (by
+navigation, and by a click on the tab from TensorBoard's Time Series dashboard) and measures
+the time to the end of the first full render: every panel in view drawn
+(``document.body.dataset.kiRendered >= 1`` inside the plugin's iframe). Panels below the view
+are drawn next, while the page is idle; the time until all are drawn is printed too.
 
 Targets (SPEC.md, "Performance"): every route p95 < 100 ms for 20 runs x 200 checkpoints; the
 dashboard interactive in < 2 s. Figures are printed as measured and as ratios to the targets;
@@ -77,6 +78,7 @@ VALUE_QUANTITIES = ("neuron_mean", "neuron_std", "correlation_matrix", "model_sc
 KERAS_LOGS = ("loss", "auc", "val_loss", "val_auc")
 GROUPS = ("user_id", "ad_id", "site_id", "hour", "device")  # feature groups (embeddings)
 HISTOGRAM_BINS = 40
+CKA_ROWS = 256
 P95_TARGET_MS = 100.0
 RENDER_TARGET_S = 2.0
 
@@ -165,6 +167,24 @@ def write_checkpoint(writer, step: int, rng: np.random.Generator, state: dict) -
                     layer=layer,
                     order=(day, depth),
                 )
+    for depth, (layer, _) in enumerate(LAYERS):
+        # CKA's Gram matrix of the train rows, and CKA to the previous checkpoint.
+        start, end = state["features"][layer]
+        features = (1 - progress) * start + progress * end
+        centred = features - features.mean(axis=0)
+        gram = centred @ centred.T
+        gram = (gram / np.linalg.norm(gram)).astype(np.float16)
+        writer.write(step, "cka_gram", gram, dataset="train", layer=layer, order=(0, depth))
+        previous = state["grams"].get(layer)
+        if previous is not None:
+            cka = float(np.sum(previous * gram, dtype=np.float64))
+            cka /= float(np.linalg.norm(previous.astype(np.float64)) * np.linalg.norm(gram))
+            writer.write(step, "cka_previous", cka, dataset="train", layer=layer, order=(0, depth))
+        state["grams"][layer] = gram.astype(np.float64)
+        for day, dataset in enumerate(DATASETS[1:], start=1):
+            drift = 0.05 * min(day, 9 - day) + abs(rng.normal(0, 0.01))
+            writer.write(step, "drift", drift, dataset=dataset, layer=layer, order=(day, depth))
+    writer.write(step, "cka_rows", state["rows"], dataset="train", order=(0, -1))
     loss = 0.3 - 0.12 * progress
     for name, value in zip(KERAS_LOGS, (loss, 0.6 + 0.3 * progress, loss + 0.05, 0.6), strict=True):
         writer.write_scalar(step, keras_log_tag(name), float(value + rng.normal(0, 0.002)))
@@ -189,6 +209,12 @@ def write_synthetic_run(run_dir: str, steps: list[int], seed: int) -> None:
         },
         "corr": {layer: _correlation_pair(rng, width) for layer, width in LAYERS},
         "importance": {layer: rng.gamma(1.5, 1.0, width) for layer, width in LAYERS},
+        "features": {
+            layer: (rng.normal(size=(CKA_ROWS, width)), rng.normal(size=(CKA_ROWS, width)))
+            for layer, width in LAYERS
+        },
+        "grams": {},
+        "rows": np.arange(4, dtype=np.int32),  # the same rows in every run
     }
     with InspectWriter(run_dir) as writer:
         for step in steps:
@@ -208,7 +234,7 @@ def build_logdir(logdir: str, runs: int, steps: int, workers: int | None = None)
     """
     names = [f"run_{index:02d}" for index in range(runs)]
     stamp = os.path.join(logdir, "bench.json")
-    wanted = {"runs": runs, "steps": steps, "format": 3}  # 3: matrices in parts
+    wanted = {"runs": runs, "steps": steps, "format": 4}  # 3: matrices in parts; 4: CKA
     if os.path.exists(stamp):
         with open(stamp) as f:
             if json.load(f) == wanted:
