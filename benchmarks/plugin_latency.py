@@ -234,7 +234,8 @@ def build_logdir(logdir: str, runs: int, steps: int, workers: int | None = None)
     """
     names = [f"run_{index:02d}" for index in range(runs)]
     stamp = os.path.join(logdir, "bench.json")
-    wanted = {"runs": runs, "steps": steps, "format": 4}  # 3: matrices in parts; 4: CKA
+    # 3: matrices in parts; 4: CKA; 5: parts of at most 2^19 numbers
+    wanted = {"runs": runs, "steps": steps, "format": 5}
     if os.path.exists(stamp):
         with open(stamp) as f:
             if json.load(f) == wanted:

@@ -1,11 +1,13 @@
 """keras_inspect: look inside a Keras 3 network while it trains.
 
 Add :class:`InspectCallback` to ``model.fit``; read what it recorded with :func:`load` or in
-TensorBoard's Inspect tab, and what looks wrong with :func:`findings` (or
-``python -m keras_inspect findings LOGDIR``).
+TensorBoard's Inspect tab, what looks wrong with :func:`findings` (or
+``python -m keras_inspect findings LOGDIR``), and how alike two checkpoints' layers are with
+:func:`cka`.
 """
 
 from keras_inspect.callback import InspectCallback
+from keras_inspect.compare import cka
 from keras_inspect.errors import ConfigError, InspectError, QuantityError
 from keras_inspect.findings import Thresholds, findings
 from keras_inspect.guard import InspectWarning, LeftOutWarning
@@ -23,6 +25,7 @@ __all__ = [
     "QUANTITIES",
     "QuantityError",
     "Thresholds",
+    "cka",
     "findings",
     "important_units",
     "load",

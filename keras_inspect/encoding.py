@@ -12,7 +12,8 @@ integer or bool array                     int32       ``DATA_CLASS_TENSOR``
 ========================================  ==========  ===================
 
 Arrays of more than :data:`tb_plugin.metadata.PART_MIN_SIZE` numbers are written in parts of
-:data:`~tb_plugin.metadata.PART_POINTS` checkpoints, one tag per part, so that the plugin can
+up to :data:`~tb_plugin.metadata.PART_POINTS` checkpoints (and
+:data:`~tb_plugin.metadata.PART_NUMBERS` numbers), one tag per part, so that the plugin can
 read one old checkpoint of a big matrix without reading all of them.
 
 float16 halves the bytes of matrices and histograms, which keeps a checkpoint near the ~1 MiB

@@ -38,6 +38,7 @@ from keras_inspect.encoding import encode, png, size
 from keras_inspect.eventfile import EventFile, RemoteEventFile
 from tb_plugin.metadata import (
     PART_MIN_SIZE,
+    PART_NUMBERS,
     PART_POINTS,
     PLUGIN_NAME,
     RUN_SUBDIR,
@@ -125,8 +126,10 @@ class InspectWriter:
         where = _describe(quantity, dataset, layer, extra)
         tensor, data_class = encode(value, where)
         part = None
-        if size(tensor) > PART_MIN_SIZE:
-            part = self._part_of(tag, _check_step(step, tag))
+        numbers = size(tensor)
+        if numbers > PART_MIN_SIZE:
+            points = max(1, min(PART_POINTS, PART_NUMBERS // numbers))
+            part = self._part_of(tag, _check_step(step, tag), points)
             tag = part_tag(tag, part)
         metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(
@@ -137,13 +140,14 @@ class InspectWriter:
         )
         self._add(step, tag, tensor, metadata, PLUGIN_NAME)
 
-    def _part_of(self, tag: str, step: int) -> int:
-        """The first step of the part that the point of series ``tag`` at ``step`` goes into."""
+    def _part_of(self, tag: str, step: int, points: int) -> int:
+        """The first step of the part that the point of series ``tag`` at ``step`` goes into
+        (a part holds ``points`` checkpoints)."""
         with self._lock:
             first, count, last = self._parts.get(tag, (step, 0, -1))
             if step <= last:
                 raise _not_increasing(tag, step, last)
-            if count >= PART_POINTS:
+            if count >= points:
                 first, count = step, 0
             self._parts[tag] = (first, count + 1, step)
             return first

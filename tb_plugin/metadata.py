@@ -31,6 +31,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KERAS_LOG_PREFIX",
     "PART_MIN_SIZE",
+    "PART_NUMBERS",
     "PART_POINTS",
     "PLUGIN_NAME",
     "RUN_SUBDIR",
@@ -59,9 +60,12 @@ TRAINING_TAG = "keras_inspect/training"
 # 200 checkpoints) are written in parts of PART_POINTS consecutive checkpoints, one tag each, so
 # that a reader asking for one old checkpoint reads one part, not the whole series: TensorBoard's
 # data provider reads whole series or newest points only. A part is named after the step of its
-# first point. Arrays of at most PART_MIN_SIZE numbers stay in one tag.
+# first point. Arrays of at most PART_MIN_SIZE numbers stay in one tag. A part holds at most
+# PART_NUMBERS numbers (1 MiB as float16): 32 checkpoints of a 128 x 128 correlation matrix,
+# 8 of a 256 x 256 CKA Gram matrix. Readers find parts by their first step, whatever their size.
 PART_MIN_SIZE = 4096
 PART_POINTS = 32
+PART_NUMBERS = 2**19
 
 # Quantity names double as the Time Series card group, so keep them to one plain path segment.
 _QUANTITY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")

@@ -176,6 +176,27 @@ def test_the_rows_fingerprint_tells_identical_rows_from_different_ones(trained, 
     np.testing.assert_array_equal(fingerprint(str(tmp_path / "again")), same)
     assert not np.array_equal(fingerprint(str(tmp_path / "fewer")), same)
 
+    # ki.cka: a run with itself, two checkpoints of a run, a repeat of it, and a refusal.
+    frame = pd.concat([ki.load(os.path.join(root, "dead")), ki.load(tmp_path)])
+    last = int(frame.query("run == 'dead'")["step"].max())
+    itself = ki.cka(frame, "dead", last)
+    assert list(itself.index) == ["healthy", "out"] == list(itself.columns)  # model order
+    np.testing.assert_allclose(np.diag(itself.to_numpy()), 1.0, atol=1e-9)
+    np.testing.assert_allclose(itself.to_numpy(), itself.to_numpy().T, atol=1e-12)
+    assert itself.attrs == {"steps": (last, last), "rows": 256}
+    grams = frame.query("run == 'dead' and quantity == 'cka_gram' and layer == 'healthy'")
+    by_step = dict(zip(grams["step"], grams["value"], strict=True))
+    earlier = ki.cka(frame, "dead", last, other_step=0)
+    assert earlier.loc["healthy", "healthy"] == pytest.approx(
+        gram_cka(by_step[last], by_step[0]), abs=1e-12
+    )
+    repeat = ki.cka(frame, "dead", last, "again")
+    np.testing.assert_allclose(np.diag(repeat.to_numpy()), 1.0, atol=1e-3)
+    with pytest.raises(ki.ConfigError, match="recorded CKA on different rows"):
+        ki.cka(frame, "dead", last, "fewer")
+    with pytest.raises(ki.ConfigError, match="no run 'nope'"):
+        ki.cka(frame, "nope", last)
+
 
 def test_an_empty_directory_gives_an_empty_frame_and_a_missing_one_an_error(tmp_path):
     empty = ki.findings(tmp_path)

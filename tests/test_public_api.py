@@ -20,6 +20,7 @@ def test_top_level_names():
         "LeftOutWarning",
         "QuantityError",
         "Thresholds",
+        "cka",
         "findings",
         "important_units",
         "load",

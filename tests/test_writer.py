@@ -19,6 +19,7 @@ from tensorboard.compat.proto import summary_pb2, types_pb2
 from keras_inspect.writer import InspectWriter
 from tb_plugin.metadata import (
     PART_MIN_SIZE,
+    PART_NUMBERS,
     PART_POINTS,
     PLUGIN_NAME,
     decode_content,
@@ -143,6 +144,18 @@ def test_large_arrays_are_written_in_parts_of_consecutive_checkpoints(tmp_path):
     }
     narrow = {value.tag for _, _, value in _values(tmp_path) if "narrow" in value.tag}
     assert narrow == {make_tag("correlation_matrix", "train", "narrow")}
+
+
+def test_a_part_holds_at_most_part_numbers_numbers(tmp_path):
+    gram = np.zeros((256, 256), np.float32)  # a CKA Gram matrix: 65,536 numbers
+    points = PART_NUMBERS // gram.size
+    assert points == 8 < PART_POINTS
+    with InspectWriter(tmp_path) as writer:
+        for step in range(20):
+            writer.write(step, "cka_gram", gram, dataset="train", layer="dense")
+    base = make_tag("cka_gram", "train", "dense")
+    tags = [(step, value.tag) for step, _, value in _values(tmp_path)]
+    assert tags == [(step, part_tag(base, step - step % points)) for step in range(20)]
 
 
 def test_steps_must_increase_across_the_parts_of_a_series(tmp_path):
