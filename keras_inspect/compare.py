@@ -43,7 +43,8 @@ def cka(
         ``frame.attrs["rows"]`` the rows the Grams were computed on.
 
     Raises:
-        ConfigError: If a run has no ``cka_gram`` at or before its step (record the
+        ConfigError: If a run or step is not a run name or a step >= 0, a run does not
+            exist, or has no ``cka_gram`` at or before its step (record the
             ``standard`` preset, or list ``"cka_gram"`` in ``quantities=``), or the two were
             recorded on different rows (other datasets, ``max_samples`` or ``seed``): CKA
             compares representations of the same rows only.
@@ -52,9 +53,17 @@ def cka(
         >>> same = ki.cka("logs", "ctr", 7)  # doctest: +SKIP
         >>> across = ki.cka("logs", "ctr", 7, "ctr_seed1")  # doctest: +SKIP
     """
-    frame = logdir if isinstance(logdir, pd.DataFrame) else load(logdir)
     other_run = run if other_run is None else other_run
     other_step = step if other_step is None else other_step
+    for name, value in (("run", run), ("other_run", other_run)):
+        if not isinstance(value, str):
+            raise ConfigError(f"ki.cka: {name} must be a run name (a str); got {value!r}.")
+    for name, value in (("step", step), ("other_step", other_step)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ConfigError(
+                f"ki.cka: {name} must be a checkpoint step, an int >= 0; got {value!r}."
+            )
+    frame = logdir if isinstance(logdir, pd.DataFrame) else load(logdir)
     first, first_step, first_rows = _grams(frame, run, step)
     second, second_step, second_rows = _grams(frame, other_run, other_step)
     if first_rows is None or second_rows is None or not np.array_equal(first_rows, second_rows):

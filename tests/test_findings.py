@@ -196,6 +196,10 @@ def test_the_rows_fingerprint_tells_identical_rows_from_different_ones(trained, 
         ki.cka(frame, "dead", last, "fewer")
     with pytest.raises(ki.ConfigError, match="no run 'nope'"):
         ki.cka(frame, "nope", last)
+    with pytest.raises(ki.ConfigError, match=r"step must be a checkpoint step.*got '3'"):
+        ki.cka(frame, "dead", "3")
+    with pytest.raises(ki.ConfigError, match="has no cka_gram at or before step 0"):
+        ki.cka(frame[frame["step"] > 0], "dead", 0)
 
 
 def test_an_empty_directory_gives_an_empty_frame_and_a_missing_one_an_error(tmp_path):
