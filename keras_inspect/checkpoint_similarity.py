@@ -17,6 +17,9 @@ keeps the previous checkpoint's Gram matrices for ``cka_previous``.
 - ``drift`` (every other dataset, per layer):
   :func:`keras_inspect.quantities.similarity.drift_effect` against the reference dataset.
 
+A layer whose rows are all alike (every unit constant: dead or saturated) gets neither: nothing
+varies to compare, and ``dead_fraction`` already tells.
+
 The reference dataset is ``train`` when there is one, else the first dataset given.
 """
 
@@ -86,13 +89,15 @@ class SimilarityRecords:
             if ref is None or own.samples == 0 or ref.samples == 0:
                 continue
             with self.guard.running("drift", name, layer):
-                value = similarity.drift_effect(
-                    neurons.neuron_mean(own.moments),
-                    neurons.neuron_std(own.moments),
-                    own.samples,
+                mean, std = neurons.neuron_mean(own.moments), neurons.neuron_std(own.moments)
+                ref_mean, ref_std = (
                     neurons.neuron_mean(ref.moments),
                     neurons.neuron_std(ref.moments),
-                    ref.samples,
+                )
+                if not similarity.varying_units(mean, std, ref_mean, ref_std).any():
+                    continue  # every unit constant on both (dead, saturated): nothing to measure
+                value = similarity.drift_effect(
+                    mean, std, own.samples, ref_mean, ref_std, ref.samples
                 )
                 records.append(Record("drift", value, name, layer))
         return records
@@ -111,7 +116,13 @@ class SimilarityRecords:
                         "some of the first rows have non-finite values in this layer: no Gram "
                         "matrix at this checkpoint"
                     )
-                gram = similarity.centred_gram(layer_summary.features[:count])
+                features = layer_summary.features[:count]
+                if np.ptp(features.reshape(count, -1), axis=0).max(initial=0.0) == 0:
+                    # Every row alike (a dead or saturated layer): CKA is undefined, and the
+                    # dead fraction already says why.
+                    self._previous.pop(layer, None)
+                    continue
+                gram = similarity.centred_gram(features)
                 stored = gram.astype(np.float16)
                 if "cka_gram" in self.wanted:
                     records.append(Record("cka_gram", stored, self.reference, layer))

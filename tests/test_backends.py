@@ -134,8 +134,11 @@ def test_the_same_weights_record_the_same_quantities_on_every_backend(tmp_path):
             a, b = np.asarray(value, np.float64), np.asarray(other[key], np.float64)
             assert a.shape == b.shape, (backend, key)
             scale = np.abs(a).max() if a.size else 0.0
-            # float32 arithmetic in another order: 2e-5 of the scale at most, measured
-            np.testing.assert_allclose(b, a, rtol=0, atol=1e-4 * scale + 1e-9, err_msg=str(key))
+            # float32 arithmetic in another order: 2e-5 of the scale at most, measured; a Gram
+            # matrix's entries are small (it has unit norm) and stored as float16, where one
+            # rounding that falls the other way is 2^-10 of the largest entry
+            tolerance = (2**-10 if key[3] == "cka_gram" else 1e-4) * scale + 1e-9
+            np.testing.assert_allclose(b, a, rtol=0, atol=tolerance, err_msg=str(key))
             if key[3] == "filter_importance":
                 assert np.argsort(-a).tolist() == np.argsort(-b).tolist(), (backend, key)
         saliency = [k for k in reference if k[3] == "feature_saliency"]

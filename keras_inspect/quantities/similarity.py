@@ -35,7 +35,7 @@ import numpy as np
 
 from keras_inspect.errors import DegenerateValue
 
-__all__ = ["centred_gram", "drift_effect", "gram_cka", "linear_cka"]
+__all__ = ["centred_gram", "drift_effect", "gram_cka", "linear_cka", "varying_units"]
 
 
 def centred_gram(features: np.ndarray) -> np.ndarray:
@@ -195,8 +195,7 @@ def drift_effect(
     if not (count > 0 and ref_count > 0):
         raise ValueError(f"drift needs samples on both datasets; got {count} and {ref_count}")
     pooled = np.sqrt((std**2 + ref_std**2) / 2)
-    scale = np.max(np.abs(np.concatenate([mean, ref_mean]))) if mean.size else 0.0
-    varying = pooled > 1e-6 * max(scale, 1e-12)
+    varying = varying_units(mean, std, ref_mean, ref_std)
     if not varying.any():
         if np.allclose(mean, ref_mean, rtol=1e-6, atol=1e-12):
             return 0.0  # e.g. a dead layer: zero on both datasets, nothing moved
@@ -206,6 +205,25 @@ def drift_effect(
         )
     d = (mean[varying] - ref_mean[varying]) / pooled[varying]
     return float(np.sqrt(max(0.0, np.mean(d**2) - (1.0 / count + 1.0 / ref_count))))
+
+
+def varying_units(
+    mean: np.ndarray, std: np.ndarray, ref_mean: np.ndarray, ref_std: np.ndarray
+) -> np.ndarray:
+    """Which units :func:`drift_effect` measures: those whose pooled standard deviation is
+    above 1e-6 of the largest mean magnitude (the rest are constant on both datasets, up to
+    rounding).
+
+    Example:
+        >>> varying_units(np.zeros(2), np.array([0.0, 1.0]), np.zeros(2), np.zeros(2))
+        array([False,  True])
+    """
+    mean, std, ref_mean, ref_std = (
+        np.asarray(v, dtype=np.float64).reshape(-1) for v in (mean, std, ref_mean, ref_std)
+    )
+    pooled = np.sqrt((std**2 + ref_std**2) / 2)
+    scale = np.max(np.abs(np.concatenate([mean, ref_mean]))) if mean.size else 0.0
+    return pooled > 1e-6 * max(scale, 1e-12)
 
 
 def _zero_diagonal_gram(x: np.ndarray) -> np.ndarray:
