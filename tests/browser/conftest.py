@@ -47,7 +47,7 @@ DIGITS_STEPS = [0, 1]  # --epochs 2 (tests/example_runs.py)
 TIMEOUT_S = 30
 
 
-def _wait_for_runs(board: TensorBoard, expected: dict[str, list[int]]) -> None:
+def wait_for_runs(board: TensorBoard, expected: dict[str, list[int]]) -> None:
     """Waits until /runs lists every expected run with (at least) its steps."""
     deadline = time.monotonic() + 90
     last = "no answer"
@@ -99,7 +99,7 @@ def servers(tmp_path_factory, example_runs) -> Iterator[dict[tuple[str, str], Te
         for board in boards.values():
             board.wait_ready()
         for mode in LOAD_FAST_MODES:
-            _wait_for_runs(boards["ctr", mode], steps)
+            wait_for_runs(boards["ctr", mode], steps)
         yield boards
     finally:
         for board in boards.values():

@@ -13,7 +13,6 @@ folded list shows and ``live`` gets new checkpoints during a test. Run with::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -25,10 +24,9 @@ from benchmarks.plugin_latency import (
     ALL_PANELS_DRAWN,
     RENDERED_AT_LEAST,
     TensorBoard,
-    fetch,
     plugin_frame,
 )
-from tests.browser.conftest import TIMEOUT_S
+from tests.browser.conftest import TIMEOUT_S, wait_for_runs
 from tests.browser.test_dashboard import render_state, wait_render_after
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -128,17 +126,7 @@ def findings_board(browser, tmp_path_factory) -> Iterator[TensorBoard]:
     board = TensorBoard(root, "true", reload_interval=1)
     try:
         board.wait_ready()
-        deadline = time.monotonic() + 90
-        while True:
-            status, body, _ = fetch(board.route("runs"))
-            listed = {}
-            if status == 200:
-                listed = {e["run"]: e.get("steps") or [] for e in json.loads(body)["runs"]}
-            if all(set(steps) <= set(listed.get(run, ())) for run, steps in RUNS.items()):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"tensorboard never listed the runs: {listed}", pytrace=False)
-            time.sleep(0.5)
+        wait_for_runs(board, RUNS)
         yield board
     finally:
         board.stop()

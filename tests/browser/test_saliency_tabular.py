@@ -7,9 +7,7 @@ pixel columns). Run with ``.venv/bin/python -m pytest tests/browser/test_salienc
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,10 +17,9 @@ from benchmarks.plugin_latency import (
     ALL_PANELS_DRAWN,
     RENDERED_AT_LEAST,
     TensorBoard,
-    fetch,
     plugin_frame,
 )
-from tests.browser.conftest import TIMEOUT_S
+from tests.browser.conftest import TIMEOUT_S, wait_for_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -76,17 +73,7 @@ def tabular(browser, tmp_path_factory) -> Iterator[tuple[TensorBoard, list[str]]
     board = TensorBoard(root, "true", reload_interval=1)
     try:
         board.wait_ready()
-        deadline = time.monotonic() + 90
-        while True:
-            status, body, _ = fetch(board.route("runs"))
-            listed = {}
-            if status == 200:
-                listed = {e["run"]: e.get("steps") or [] for e in json.loads(body)["runs"]}
-            if all(set(steps) <= set(listed.get(run, ())) for run, steps in STEPS.items()):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"tensorboard never listed both runs: {listed}", pytrace=False)
-            time.sleep(0.5)
+        wait_for_runs(board, STEPS)
         yield board, columns
     finally:
         board.stop()
